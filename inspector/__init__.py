@@ -1,0 +1,85 @@
+"""conv-inspector: inspect convolutional models layer by layer.
+
+>>> import inspector
+>>> model = inspector.load("samples/seed.onnx")
+>>> model["conv2"].expected_params
+18496
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pluggy
+
+from inspector.errors import InspectorError, LoadError, PluginError, UnsupportedModelError, ValidationError
+from inspector.findings import Finding
+from inspector.hookspecs import hookimpl
+from inspector.model import ConvLayer, DenseLayer, Layer, Model, TensorInfo, Weight
+from inspector.options import Options
+from inspector.plugin_manager import analyze_model, get_plugin_manager, load_model
+from inspector.report import Report
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConvLayer",
+    "DenseLayer",
+    "Finding",
+    "InspectorError",
+    "Layer",
+    "LoadError",
+    "Model",
+    "Options",
+    "PluginError",
+    "Report",
+    "TensorInfo",
+    "UnsupportedModelError",
+    "ValidationError",
+    "Weight",
+    "analyze",
+    "get_plugin_manager",
+    "hookimpl",
+    "inspect_model",
+    "load",
+]
+
+
+def load(
+    path: str | Path, *, plugin_manager: pluggy.PluginManager | None = None, options: Options | None = None
+) -> Model:
+    """Read a model file (ONNX, Keras) into the common model.
+
+    Parameters
+    ----------
+    path
+        The model file.
+    plugin_manager
+        A manager from ``get_plugin_manager()``; a new one by default.
+    options
+        Settings handed to the loaders.
+
+    Raises
+    ------
+    InspectorError
+        ``LoadError`` for a missing or broken file, ``UnsupportedModelError`` when no loader reads it.
+    """
+    manager = plugin_manager or get_plugin_manager()
+    return load_model(path, manager, options or Options())
+
+
+def analyze(
+    model: Model, *, plugin_manager: pluggy.PluginManager | None = None, options: Options | None = None
+) -> list[Finding]:
+    """Run every analyzer plugin on ``model`` and return their findings (including the loader's notes)."""
+    manager = plugin_manager or get_plugin_manager()
+    return analyze_model(model, manager, options or Options())
+
+
+def inspect_model(
+    path: str | Path, *, plugin_manager: pluggy.PluginManager | None = None, options: Options | None = None
+) -> Report:
+    """Load and analyze ``path``; ``report.passed`` tells whether every check holds."""
+    manager = plugin_manager or get_plugin_manager()
+    model = load(path, plugin_manager=manager, options=options)
+    return Report.build(model, analyze(model, plugin_manager=manager, options=options))

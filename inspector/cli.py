@@ -1,0 +1,165 @@
+"""The ``inspect`` command: a per-layer report for people, JSON for programs, exit codes for CI.
+
+Exit codes: 0 everything checked holds, 1 a check failed, 2 usage error or unreadable model, 3 internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from inspector import __version__, inspect_model
+from inspector.errors import InspectorError
+from inspector.options import Options
+from inspector.plugin_manager import get_plugin_manager, list_plugins, raise_errors_requested
+from inspector.render_text import make_console, render_report
+from inspector.report import Report, layer_dict
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+class UsageError(Exception):
+    """A command line that cannot be carried out (exit 2)."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="inspect",
+        description="Inspect convolutional models (ONNX, Keras): layers, filters, verified parameter counts.",
+        epilog="Also: 'inspect plugins [--json]' lists the registered plugins. "
+        "Exit codes: 0 all checks hold, 1 a check failed, 2 usage error or unreadable model, 3 internal error.",
+    )
+    parser.add_argument("models", nargs="+", metavar="MODEL", help="model files (.onnx, .h5, .keras)")
+    parser.add_argument("--layer", metavar="NAME", help="explain one layer in plain words")
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="report format (default text)")
+    parser.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    parser.add_argument("--version", action="version", version=f"conv-inspector {__version__}")
+    return parser
+
+
+def _plugins_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="inspect plugins", description="List the registered plugins and their hooks.")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def _write(text: str, output: str | None) -> None:
+    """Print ``text``, or write it to ``output`` in one step (a temporary file renamed into place)."""
+    if output is None:
+        sys.stdout.write(text)
+        return
+    target = Path(output)
+    descriptor, temporary = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=".inspect-")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def run_plugins(argv: Sequence[str]) -> int:
+    """``inspect plugins [--json]``."""
+    arguments = _plugins_parser().parse_args(argv)
+    infos = list_plugins(get_plugin_manager())
+    if arguments.json:
+        document = [{"name": i.name, "hooks": list(i.hooks), "distribution": i.distribution} for i in infos]
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+    else:
+        width = max(len(i.name) for i in infos)
+        for info in infos:
+            origin = f"  ({info.distribution})" if info.distribution else "  (built-in)"
+            sys.stdout.write(f"{info.name:<{width}}  {', '.join(info.hooks)}{origin}\n")
+    return EXIT_OK
+
+
+def _render_text(reports: list[Report], layer: str | None, terminal: bool) -> str:
+    buffer = io.StringIO()
+    console = make_console(buffer, terminal=terminal)
+    for index, report in enumerate(reports):
+        if index:
+            console.print()
+        render_report(console, report, layer=layer)
+    return buffer.getvalue()
+
+
+def _render_json(reports: list[Report], layer: str | None) -> str:
+    documents = []
+    for report in reports:
+        document = report.to_dict()
+        if layer is not None:
+            from inspector.explain import explain_layer
+
+            chosen = report.model[layer]
+            document["explanation"] = {**layer_dict(chosen), "text": explain_layer(chosen)}
+        documents.append(document)
+    return json.dumps(documents[0] if len(documents) == 1 else documents, indent=2) + "\n"
+
+
+def run_inspect(argv: Sequence[str]) -> int:
+    """``inspect MODEL [MODEL ...]``: returns the exit code."""
+    arguments = _parser().parse_args(argv)
+    options = Options(raise_errors=raise_errors_requested())
+    manager = get_plugin_manager()
+    reports: list[Report] = []
+    worst = EXIT_OK
+    for path in arguments.models:
+        try:
+            report = inspect_model(path, plugin_manager=manager, options=options)
+        except InspectorError as error:
+            if arguments.debug:
+                traceback.print_exc()
+            print(f"inspect: error: {error}", file=sys.stderr)
+            worst = max(worst, EXIT_USAGE)
+            continue
+        if arguments.layer is not None and arguments.layer not in {layer.name for layer in report.model.layers}:
+            names = ", ".join(layer.name for layer in report.model.conv_layers) or "none"
+            raise UsageError(f"{path}: no layer named {arguments.layer!r} (conv layers: {names})")
+        reports.append(report)
+        worst = max(worst, report.exit_code)
+    if reports:
+        if arguments.format == "json":
+            text = _render_json(reports, arguments.layer)
+        else:
+            terminal = arguments.output is None and sys.stdout.isatty()
+            text = _render_text(reports, arguments.layer, terminal)
+        _write(text, arguments.output)
+    return worst
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``inspect`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        if argv[:1] == ["plugins"] and not Path("plugins").is_file():
+            return run_plugins(argv[1:])
+        return run_inspect(argv)
+    except UsageError as error:
+        print(f"inspect: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except InspectorError as error:
+        if debug:
+            traceback.print_exc()
+        print(f"inspect: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("inspect: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        if debug:
+            traceback.print_exc()
+        print(
+            f"inspect: internal error: {type(error).__name__}: {error} (a bug; run with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL

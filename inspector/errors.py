@@ -1,0 +1,23 @@
+"""The exceptions conv-inspector raises: every one is an ``InspectorError``."""
+
+from __future__ import annotations
+
+
+class InspectorError(Exception):
+    """Base class of every error the tool raises on purpose."""
+
+
+class LoadError(InspectorError):
+    """A model file is of a known format but cannot be read (missing, corrupt, unsafe)."""
+
+
+class UnsupportedModelError(InspectorError):
+    """No loader plugin recognises the file, or it uses a feature the tool does not handle."""
+
+
+class ValidationError(InspectorError):
+    """Arguments that cannot describe a valid computation (a convolution, a comparison)."""
+
+
+class PluginError(InspectorError):
+    """A plugin misbehaved: raised, returned the wrong type, or could not be loaded."""

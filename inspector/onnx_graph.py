@@ -1,0 +1,243 @@
+"""One ONNX graph (or control-flow body) seen from a loader: tensor shapes, and which tensors are constants.
+
+Constants are initializers, ``Constant`` outputs, and outputs of deterministic nodes whose inputs are all
+constant (``ConstantOfShape``, ``Reshape``/``Cast``/``DequantizeLinear`` of constants…).  Their shapes come from
+static information; their values are computed on first use by onnx's own ``ReferenceEvaluator``, never by
+folding written here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from inspector.errors import LoadError
+from inspector.model import Shape
+from inspector.onnx_tensors import tensor_dtype, tensor_reader
+
+# Ops whose outputs are not a function of their inputs alone, so never constants.
+_NON_DETERMINISTIC = {
+    "RandomNormal",
+    "RandomNormalLike",
+    "RandomUniform",
+    "RandomUniformLike",
+    "Multinomial",
+    "Bernoulli",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ConstantInfo:
+    """A constant tensor: where it comes from, its shape (``None`` if unknown until read), dtype and reader."""
+
+    source: str
+    shape: tuple[int, ...] | None
+    dtype: str
+    read: Callable[[], np.ndarray]
+
+
+def shape_of(value_type: onnx.TypeProto) -> Shape | None:
+    """A tensor type's shape: ints, symbolic names, ``"?"`` for unknown dims; ``None`` without a shape."""
+    if not value_type.HasField("tensor_type") or not value_type.tensor_type.HasField("shape"):
+        return None
+    dims: list[int | str] = []
+    for dim in value_type.tensor_type.shape.dim:
+        if dim.HasField("dim_value"):
+            dims.append(int(dim.dim_value))
+        elif dim.HasField("dim_param") and dim.dim_param:
+            dims.append(dim.dim_param)
+        else:
+            dims.append("?")
+    return tuple(dims)
+
+
+def named_subgraphs(node: onnx.NodeProto) -> list[tuple[str, onnx.GraphProto]]:
+    """A node's control-flow bodies with their attribute names (``then_branch``, ``body``…)."""
+    named = []
+    for attribute in node.attribute:
+        if attribute.type == onnx.AttributeProto.GRAPH:
+            named.append((attribute.name, attribute.g))
+        elif attribute.type == onnx.AttributeProto.GRAPHS:
+            named.extend((f"{attribute.name}[{i}]", g) for i, g in enumerate(attribute.graphs))
+    return named
+
+
+class GraphScope:
+    """Shapes and constants visible inside one graph, including those of the graphs enclosing it."""
+
+    def __init__(
+        self,
+        graph: onnx.GraphProto,
+        *,
+        model_dir: Path,
+        file_label: str,
+        opsets: list[onnx.OperatorSetIdProto],
+        parent: GraphScope | None = None,
+    ) -> None:
+        self.graph = graph
+        self.model_dir = model_dir
+        self.file_label = file_label
+        self.opsets = opsets
+        self.parent = parent
+        self._types: dict[str, onnx.TypeProto] = {}
+        for value in [*graph.input, *graph.output, *graph.value_info]:
+            self._types[value.name] = value.type
+        self._initializers = {tensor.name: tensor for tensor in graph.initializer}
+        self._producers: dict[str, onnx.NodeProto] = {}
+        for node in graph.node:
+            for output in node.output:
+                if output:
+                    self._producers.setdefault(output, node)
+        self._constant_cache: dict[str, bool] = {}
+        self._readers: dict[str, ConstantInfo] = {}
+
+    def child(self, graph: onnx.GraphProto) -> GraphScope:
+        """The scope of a control-flow body nested in this graph."""
+        return GraphScope(graph, model_dir=self.model_dir, file_label=self.file_label, opsets=self.opsets, parent=self)
+
+    # -- shapes ---------------------------------------------------------------------------------------------
+
+    def shape(self, name: str) -> Shape | None:
+        """Static shape of tensor ``name`` (initializer dims, or what shape inference found)."""
+        if name in self._initializers:
+            return tuple(int(d) for d in self._initializers[name].dims)
+        if name in self._types:
+            return shape_of(self._types[name])
+        if name in self._producers or self.parent is None:
+            return None
+        return self.parent.shape(name)
+
+    def dtype(self, name: str) -> str:
+        """Element type name of tensor ``name`` (``"?"`` when unknown)."""
+        if name in self._initializers:
+            return tensor_dtype(self._initializers[name].data_type)
+        if name in self._types and self._types[name].HasField("tensor_type"):
+            return tensor_dtype(self._types[name].tensor_type.elem_type)
+        if name in self._producers or self.parent is None:
+            return "?"
+        return self.parent.dtype(name)
+
+    # -- constants ------------------------------------------------------------------------------------------
+
+    def _owner(self, name: str) -> GraphScope | None:
+        scope: GraphScope | None = self
+        while scope is not None:
+            if name in scope._initializers or name in scope._producers:
+                return scope
+            if name in scope._types and name not in scope._initializers:
+                return scope  # a graph input: not constant
+            scope = scope.parent
+        return None
+
+    def is_constant(self, name: str) -> bool:
+        """Whether tensor ``name`` is known before the model runs."""
+        owner = self._owner(name)
+        return owner is not None and owner._is_local_constant(name, depth=0)
+
+    def _is_local_constant(self, name: str, depth: int) -> bool:
+        if name in self._initializers:
+            return True
+        if name not in self._producers:
+            return False
+        if name not in self._constant_cache:
+            if depth > 200:
+                return False
+            node = self._producers[name]
+            deterministic = node.domain in ("", "ai.onnx") and node.op_type not in _NON_DETERMINISTIC
+            self._constant_cache[name] = (
+                deterministic
+                and not named_subgraphs(node)
+                and all(self._input_is_constant(i, depth + 1) for i in node.input if i)
+            )
+        return self._constant_cache[name]
+
+    def _input_is_constant(self, name: str, depth: int) -> bool:
+        owner = self._owner(name)
+        return owner is not None and owner._is_local_constant(name, depth)
+
+    def constant(self, name: str) -> ConstantInfo:
+        """Shape, dtype and lazy reader of constant ``name`` (call ``is_constant`` first)."""
+        owner = self._owner(name)
+        if owner is None:
+            raise LoadError(f"{self.file_label}: tensor {name!r} is not defined")
+        return owner._local_constant(name)
+
+    def _local_constant(self, name: str) -> ConstantInfo:
+        if name in self._readers:
+            return self._readers[name]
+        where = self.file_label
+        if name in self._initializers:
+            shape, dtype, read = tensor_reader(self._initializers[name], self.model_dir, where)
+            info = ConstantInfo(source=name, shape=shape, dtype=dtype, read=read)
+        else:
+            node = self._producers[name]
+            value = next((a.t for a in node.attribute if a.name == "value"), None)
+            if node.op_type == "Constant" and value is not None:
+                shape, dtype, read = tensor_reader(value, self.model_dir, where)
+                info = ConstantInfo(source=f"Constant {node.name or name}", shape=shape, dtype=dtype, read=read)
+            else:
+                static = self.shape(name)
+                known = tuple(static) if static is not None and all(isinstance(d, int) for d in static) else None
+                info = ConstantInfo(
+                    source=f"{node.op_type} {node.name or name} (folded)",
+                    shape=known,  # type: ignore[arg-type]
+                    dtype=self.dtype(name),
+                    read=lambda: self._evaluate(name),
+                )
+        self._readers[name] = info
+        return info
+
+    def _evaluate(self, name: str) -> np.ndarray:
+        """Compute a folded constant with ``onnx.reference`` on the nodes that produce it."""
+        nodes: list[onnx.NodeProto] = []
+        feeds: dict[str, np.ndarray] = {}
+        seen: set[str] = set()
+
+        def collect(tensor: str) -> None:
+            if not tensor or tensor in seen:
+                return
+            seen.add(tensor)
+            owner = self._owner(tensor)
+            assert owner is not None
+            if tensor in owner._initializers:
+                feeds[tensor] = np.asarray(owner._local_constant(tensor).read())
+                return
+            node = owner._producers[tensor]
+            for item in node.input:
+                collect(item)
+            if all(id(node) != id(n) for n in nodes):
+                nodes.append(node)
+
+        collect(name)
+        graph = helper.make_graph(
+            nodes,
+            "fold",
+            inputs=[],
+            outputs=[helper.make_empty_tensor_value_info(name)],
+            initializer=[numpy_helper.from_array(array, tensor) for tensor, array in feeds.items()],
+        )
+        model = helper.make_model(graph, opset_imports=self.opsets)
+        try:
+            return _run_reference(model, name)
+        except Exception as error:
+            raise LoadError(f"{self.file_label}: cannot compute constant {name!r}: {error}") from error
+
+
+def _run_reference(model: onnx.ModelProto, name: str) -> np.ndarray:
+    """Evaluate ``name`` with ``onnx.reference``; where it lacks an old opset's kernel, convert the model up."""
+    from onnx.reference import ReferenceEvaluator
+
+    try:
+        evaluator = ReferenceEvaluator(model)
+    except RuntimeError as error:
+        if "No implementation for operator" not in str(error):
+            raise
+        latest = onnx.defs.onnx_opset_version()
+        evaluator = ReferenceEvaluator(onnx.version_converter.convert_version(model, latest))
+    (value,) = evaluator.run([name], {})
+    return np.asarray(value)

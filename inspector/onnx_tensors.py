@@ -1,0 +1,134 @@
+"""Reading ONNX tensors safely: declared sizes checked against stored bytes, external data kept in the
+model's folder and read lazily through a memory map."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from inspector.errors import LoadError, UnsupportedModelError
+
+# Typed repeated fields of TensorProto and how many stored values make one element.
+_TYPED_FIELDS = ("float_data", "int32_data", "int64_data", "double_data", "uint64_data", "string_data")
+_COMPLEX = {onnx.TensorProto.COMPLEX64, onnx.TensorProto.COMPLEX128}
+
+
+def tensor_dtype(data_type: int) -> str:
+    """Readable dtype name of an ONNX element type (``float32``, ``int8``; ``bfloat16`` when NumPy lacks it)."""
+    try:
+        return np.dtype(onnx.helper.tensor_dtype_to_np_dtype(data_type)).name
+    except (KeyError, TypeError, ValueError):
+        name = onnx.TensorProto.DataType.Name(data_type) if data_type in onnx.TensorProto.DataType.values() else ""
+        return name.lower() or f"type {data_type}"
+
+
+def _numpy_dtype(tensor: onnx.TensorProto, where: str) -> np.dtype:
+    try:
+        dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type))
+    except (KeyError, TypeError, ValueError):
+        raise UnsupportedModelError(
+            f"{where}: element type {tensor_dtype(tensor.data_type)} is not supported"
+        ) from None
+    if dtype.kind in "OUS":
+        raise UnsupportedModelError(f"{where}: string tensors are not weights")
+    return dtype
+
+
+def declared_shape(tensor: onnx.TensorProto, where: str) -> tuple[int, ...]:
+    """The tensor's dims, refusing negative ones."""
+    dims = tuple(int(d) for d in tensor.dims)
+    if any(d < 0 for d in dims):
+        raise LoadError(f"{where}: tensor {tensor.name!r} declares a negative dimension {list(dims)}")
+    return dims
+
+
+def _external_info(tensor: onnx.TensorProto) -> dict[str, str]:
+    return {entry.key: entry.value for entry in tensor.external_data}
+
+
+def _resolve_external(model_dir: Path, location: str, where: str) -> Path:
+    if not location:
+        raise LoadError(f"{where}: external data has no location")
+    if os.path.isabs(location) or Path(location).is_absolute() or location.startswith(("/", "\\")):
+        raise LoadError(
+            f"{where}: external data location {location!r} is absolute; only files beside the model are read"
+        )
+    if ".." in Path(location.replace("\\", "/")).parts:
+        raise LoadError(f"{where}: external data location {location!r} leaves the model's folder")
+    root = model_dir.resolve()
+    target = (root / location).resolve()
+    if not target.is_relative_to(root):
+        raise LoadError(f"{where}: external data location {location!r} resolves outside the model's folder")
+    if not target.is_file():
+        raise LoadError(f"{where}: external data file {location!r} is missing")
+    return target
+
+
+def tensor_reader(
+    tensor: onnx.TensorProto, model_dir: Path, where: str
+) -> tuple[tuple[int, ...], str, Callable[[], np.ndarray]]:
+    """Check ``tensor``'s declared size against what is stored and return ``(shape, dtype, read)``.
+
+    ``read`` materializes the array on demand (a memory map for external data).  Nothing is allocated here.
+    """
+    shape = declared_shape(tensor, where)
+    count = math.prod(shape)
+    dtype_name = tensor_dtype(tensor.data_type)
+    if tensor.data_location == onnx.TensorProto.EXTERNAL:
+        return shape, dtype_name, _external_reader(tensor, model_dir, shape, where)
+    if tensor.HasField("raw_data"):
+        dtype = _numpy_dtype(tensor, where)
+        if len(tensor.raw_data) != count * dtype.itemsize:
+            raise LoadError(
+                f"{where}: tensor {tensor.name!r} declares shape {list(shape)} ({count * dtype.itemsize} bytes) "
+                f"but stores {len(tensor.raw_data)} bytes"
+            )
+    else:
+        stored = max(len(getattr(tensor, name)) for name in _TYPED_FIELDS)
+        per_element = 2 if tensor.data_type in _COMPLEX else 1
+        if stored != count * per_element:
+            raise LoadError(
+                f"{where}: tensor {tensor.name!r} declares shape {list(shape)} ({count} values) but stores {stored}"
+            )
+
+    def read() -> np.ndarray:
+        return numpy_helper.to_array(tensor)
+
+    return shape, dtype_name, read
+
+
+def _external_reader(
+    tensor: onnx.TensorProto, model_dir: Path, shape: tuple[int, ...], where: str
+) -> Callable[[], np.ndarray]:
+    info = _external_info(tensor)
+    target = _resolve_external(model_dir, info.get("location", ""), where)
+    dtype = _numpy_dtype(tensor, where).newbyteorder("<")
+    try:
+        offset = int(info.get("offset", "0"))
+        file_size = target.stat().st_size
+        length = int(info["length"]) if "length" in info else file_size - offset
+    except ValueError as error:
+        raise LoadError(f"{where}: external data of {tensor.name!r} has a bad offset or length ({error})") from None
+    needed = math.prod(shape) * dtype.itemsize
+    if offset < 0 or length < 0 or offset + length > file_size:
+        raise LoadError(
+            f"{where}: external data of {tensor.name!r} claims bytes {offset}..{offset + length} "
+            f"of {target.name}, which has {file_size}"
+        )
+    if length < needed:
+        raise LoadError(
+            f"{where}: external data of {tensor.name!r} holds {length} bytes, shape {list(shape)} needs {needed}"
+        )
+
+    def read() -> np.ndarray:
+        if needed == 0:
+            return np.zeros(shape, dtype=dtype)
+        return np.memmap(target, dtype=dtype, mode="r", offset=offset, shape=shape)
+
+    return read

@@ -1,0 +1,113 @@
+"""The plugin manager: built-in plugins, installed ones (entry-point group ``inspector``), and the calls.
+
+``get_plugin_manager()`` builds a fresh manager each time; nothing is registered at import.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pluggy
+
+from inspector import hookspecs
+from inspector.errors import LoadError, PluginError, UnsupportedModelError
+from inspector.findings import Finding
+from inspector.model import Model
+from inspector.options import Options
+
+ENTRY_POINT_GROUP = "inspector"
+
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "inspector.plugins.load_onnx",
+    "inspector.plugins.analyze_params",
+)
+
+
+def get_plugin_manager(*, load_entry_points: bool = True) -> pluggy.PluginManager:
+    """A new manager with the built-in plugins and, unless told otherwise, the installed ones."""
+    manager = pluggy.PluginManager("inspector")
+    manager.add_hookspecs(hookspecs)
+    for module_name in DEFAULT_PLUGINS:
+        module = importlib.import_module(module_name)
+        manager.register(module, name=module_name.rsplit(".", 1)[-1])
+    if load_entry_points:
+        try:
+            manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+        except Exception as error:  # a broken third-party package must not look like a broken model
+            raise PluginError(f"could not load an installed plugin of group {ENTRY_POINT_GROUP!r}: {error}") from error
+    return manager
+
+
+def raise_errors_requested() -> bool:
+    """Whether ``INSPECTOR_RAISE_ERRORS`` asks for plugin exceptions to propagate."""
+    return os.environ.get("INSPECTOR_RAISE_ERRORS", "") not in ("", "0")
+
+
+def load_model(path: str | Path, manager: pluggy.PluginManager, options: Options) -> Model:
+    """Ask the loaders for ``path``; raise ``LoadError`` or ``UnsupportedModelError`` when none can."""
+    path = Path(path)
+    if not path.exists():
+        raise LoadError(f"{path}: no such file")
+    if path.is_dir():
+        raise LoadError(f"{path}: is a directory, not a model file")
+    if not os.access(path, os.R_OK):
+        raise LoadError(f"{path}: permission denied")
+    model = manager.hook.load_model(path=path, options=options)
+    if model is None:
+        raise UnsupportedModelError(f"{path}: not a model format any installed loader reads (ONNX, Keras)")
+    if not isinstance(model, Model):
+        raise PluginError(f"{path}: a loader returned {type(model).__name__}, not a Model")
+    return model
+
+
+def analyze_model(model: Model, manager: pluggy.PluginManager, options: Options) -> list[Finding]:
+    """Run every analyzer; one that raises becomes an error finding naming it, and the others still run."""
+    findings: list[Finding] = list(model.notes)
+    implementations = sorted(manager.hook.analyze_model.get_hookimpls(), key=lambda impl: impl.plugin_name)
+    for impl in implementations:
+        try:
+            result = impl.function(model=model, options=options)
+            if result is None:
+                continue
+            if not isinstance(result, list | tuple) or not all(isinstance(f, Finding) for f in result):
+                raise PluginError(f"returned {type(result).__name__}, not a list of Finding")
+            findings.extend(result)
+        except Exception as error:
+            if options.raise_errors or raise_errors_requested():
+                raise
+            findings.append(
+                Finding(
+                    severity="error",
+                    check="plugin",
+                    layer=None,
+                    message=f"analyzer plugin {impl.plugin_name!r} failed: {type(error).__name__}: {error}",
+                    data={"plugin": impl.plugin_name, "exception": type(error).__name__},
+                )
+            )
+    return findings
+
+
+@dataclass(frozen=True, slots=True)
+class PluginInfo:
+    """A registered plugin: its name, the hooks it implements, and its distribution when installed."""
+
+    name: str
+    hooks: tuple[str, ...]
+    distribution: str | None
+
+
+def list_plugins(manager: pluggy.PluginManager) -> list[PluginInfo]:
+    """Every registered plugin, sorted by name."""
+    distributions = {
+        id(plugin): f"{dist.metadata['name']} {dist.version}" for plugin, dist in manager.list_plugin_distinfo()
+    }
+    infos = []
+    for name, plugin in manager.list_name_plugin():
+        if plugin is None:
+            continue
+        hooks = tuple(sorted(caller.name for caller in manager.get_hookcallers(plugin) or ()))
+        infos.append(PluginInfo(name=name, hooks=hooks, distribution=distributions.get(id(plugin))))
+    return sorted(infos, key=lambda info: info.name)

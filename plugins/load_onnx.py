@@ -1,0 +1,329 @@
+"""Built-in loader: ONNX files into the common model.
+
+Weights are never read here: shapes come from initializer dims and shape inference, and each ``Weight`` reads
+its bytes (embedded, a memory-mapped external file, or a constant computed by ``onnx.reference``) on first use.
+"""
+
+from __future__ import annotations
+
+import heapq
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from inspector.errors import LoadError
+from inspector.findings import Finding
+from inspector.hookspecs import hookimpl
+from inspector.layouts import onnx_conv_layout
+from inspector.model import ConvLayer, DenseLayer, Layer, Model, TensorInfo, Weight
+from inspector.onnx_graph import GraphScope, named_subgraphs
+from inspector.options import Options
+from inspector.padding import conv_pads, conv_transpose_pads
+
+CONV_OPS = {"Conv": "conv", "ConvInteger": "conv", "QLinearConv": "conv", "ConvTranspose": "conv_transpose"}
+MAX_NESTING = 64
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+_ZIP_MAGIC = b"PK"
+
+
+def _looks_like_onnx(path: Path) -> bool:
+    if path.suffix.lower() == ".onnx":
+        return True
+    with path.open("rb") as stream:
+        head = stream.read(8)
+    return head[:1] == b"\x08" and not head.startswith((_HDF5_MAGIC, _ZIP_MAGIC))
+
+
+@hookimpl(trylast=True)
+def load_model(path: Path, options: Options) -> Model | None:
+    """Read ``path`` when it is an ONNX file."""
+    if not _looks_like_onnx(path):
+        return None
+    return read_onnx(path)
+
+
+def read_onnx(path: Path) -> Model:
+    """Read an ONNX file into the common model (raises ``LoadError`` for a broken file)."""
+    try:
+        proto = onnx.load_model(str(path), load_external_data=False)
+    except Exception as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise LoadError(f"{path}: not a readable ONNX model ({reason})") from None
+    if not proto.HasField("graph"):
+        raise LoadError(f"{path}: ONNX file has no graph")
+    notes: list[Finding] = []
+    try:
+        inferred = onnx.shape_inference.infer_shapes(proto, data_prop=True)
+    except Exception as error:
+        inferred = proto
+        notes.append(
+            Finding(
+                severity="warning",
+                check="shape_inference",
+                layer=None,
+                message=f"ONNX shape inference failed, shapes are partly unknown: {str(error).splitlines()[0]}",
+            )
+        )
+    scope = GraphScope(inferred.graph, model_dir=path.parent, file_label=str(path), opsets=list(proto.opset_import))
+    layers: list[Layer] = []
+    _walk(scope, prefix="", layers=layers, notes=notes, depth=0)
+    _make_names_unique(layers)
+    initializer_names = {tensor.name for tensor in inferred.graph.initializer}
+    producer = f"{proto.producer_name} {proto.producer_version}".strip() or "unknown"
+    return Model(
+        path=str(path),
+        format="onnx",
+        producer=producer,
+        inputs=tuple(
+            TensorInfo(name=v.name, shape=scope.shape(v.name), dtype=scope.dtype(v.name))
+            for v in inferred.graph.input
+            if v.name not in initializer_names
+        ),
+        outputs=tuple(
+            TensorInfo(name=v.name, shape=scope.shape(v.name), dtype=scope.dtype(v.name)) for v in inferred.graph.output
+        ),
+        layers=tuple(layers),
+        notes=tuple(notes),
+    )
+
+
+def _make_names_unique(layers: list[Layer]) -> None:
+    seen: dict[str, int] = {}
+    for index, layer in enumerate(layers):
+        count = seen.get(layer.name, 0)
+        seen[layer.name] = count + 1
+        if count:
+            unique = f"{layer.name}_{count}"
+            while unique in seen:
+                count += 1
+                unique = f"{layer.name}_{count}"
+            seen[unique] = 1
+            object.__setattr__(layers[index], "name", unique)
+            object.__setattr__(layers[index], "source_layer", unique)
+
+
+def topological_order(graph: onnx.GraphProto, label: str) -> list[onnx.NodeProto]:
+    """The graph's nodes in a valid order (the file's order where it is valid); a cycle is a ``LoadError``."""
+    producer: dict[str, int] = {}
+    for index, node in enumerate(graph.node):
+        for output in node.output:
+            if output:
+                producer.setdefault(output, index)
+    waiting = [0] * len(graph.node)
+    consumers: list[list[int]] = [[] for _ in graph.node]
+    for index, node in enumerate(graph.node):
+        for name in {i for i in node.input if i in producer}:
+            waiting[index] += 1
+            consumers[producer[name]].append(index)
+    ready = [index for index, count in enumerate(waiting) if count == 0]
+    heapq.heapify(ready)
+    order: list[onnx.NodeProto] = []
+    while ready:
+        index = heapq.heappop(ready)
+        order.append(graph.node[index])
+        for consumer in consumers[index]:
+            waiting[consumer] -= 1
+            if waiting[consumer] == 0:
+                heapq.heappush(ready, consumer)
+    if len(order) != len(graph.node):
+        stuck = next(node for index, node in enumerate(graph.node) if waiting[index] > 0)
+        raise LoadError(
+            f"{label}: the graph has a cycle through node {stuck.name or stuck.output[0]!r} ({stuck.op_type})"
+        )
+    return order
+
+
+def _walk(scope: GraphScope, *, prefix: str, layers: list[Layer], notes: list[Finding], depth: int) -> None:
+    if depth > MAX_NESTING:
+        raise LoadError(f"{scope.file_label}: control flow nested deeper than {MAX_NESTING} levels at {prefix!r}")
+    for index, node in enumerate(topological_order(scope.graph, scope.file_label)):
+        name = prefix + (node.name or (node.output[0] if node.output and node.output[0] else f"{node.op_type}_{index}"))
+        layers.append(_layer(node, scope, name))
+        for attribute_name, body in named_subgraphs(node):
+            _walk(
+                scope.child(body),
+                prefix=f"{name}/{attribute_name}/",
+                layers=layers,
+                notes=notes,
+                depth=depth + 1,
+            )
+
+
+def _attributes(node: onnx.NodeProto) -> dict[str, object]:
+    values = {}
+    for attribute in node.attribute:
+        if attribute.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
+            continue
+        value = helper.get_attribute_value(attribute)
+        values[attribute.name] = value.decode() if isinstance(value, bytes) else value
+    return values
+
+
+def _input(node: onnx.NodeProto, position: int) -> str:
+    return node.input[position] if len(node.input) > position else ""
+
+
+def _weight(scope: GraphScope, tensor: str, role: str, layout: str, *, trainable: bool = True) -> Weight | None:
+    if not tensor or not scope.is_constant(tensor):
+        return None
+    info = scope.constant(tensor)
+    shape = info.shape if info.shape is not None else tuple(np.shape(info.read()))
+    return Weight(
+        role=role,
+        source=info.source,
+        native_shape=shape,
+        native_layout=layout,
+        dtype=info.dtype,
+        trainable=trainable,
+        read_native=info.read,
+    )
+
+
+def _dequantized(weight: Weight | None, scale: Weight | None, zero_point: Weight | None) -> Weight | None:
+    """A ``QLinearConv`` weight as real numbers, ``(W - zero_point) * scale`` per output channel."""
+    if weight is None or scale is None:
+        return weight
+
+    def read() -> np.ndarray:
+        integers = weight.native.astype(np.float32)
+        broadcast = (-1,) + (1,) * (integers.ndim - 1)
+        offset = 0.0 if zero_point is None else zero_point.native.astype(np.float32).reshape(broadcast)
+        return (integers - offset) * scale.native.astype(np.float32).reshape(broadcast)
+
+    return Weight(
+        role=weight.role,
+        source=f"{weight.source} (dequantized)",
+        native_shape=weight.native_shape,
+        native_layout=weight.native_layout,
+        dtype="float32",
+        trainable=weight.trainable,
+        read_native=read,
+    )
+
+
+def _layer(node: onnx.NodeProto, scope: GraphScope, name: str) -> Layer:
+    common = dict(
+        name=name,
+        source_op=node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}",
+        inputs=tuple(node.input),
+        outputs=tuple(node.output),
+        input_shape=scope.shape(_input(node, 0)) if node.input else None,
+        output_shape=scope.shape(node.output[0]) if node.output else None,
+    )
+    if node.domain in ("", "ai.onnx") and node.op_type in CONV_OPS:
+        conv = _conv_layer(node, scope, common)
+        if conv is not None:
+            return conv
+    if node.domain in ("", "ai.onnx") and node.op_type in ("Gemm", "MatMul"):
+        dense = _dense_layer(node, scope, common)
+        if dense is not None:
+            return dense
+    if node.domain in ("", "ai.onnx") and node.op_type == "BatchNormalization":
+        roles = [("scale", True), ("B", True), ("mean", False), ("var", False)]
+        weights = {
+            role: w
+            for position, (role, trainable) in enumerate(roles, start=1)
+            if (w := _weight(scope, _input(node, position), role, "C", trainable=trainable)) is not None
+        }
+        return Layer(kind="batch_norm", weights=weights, **common)
+    weights = {}
+    folding = bool(node.output) and scope.is_constant(node.output[0])  # part of a constant subgraph, not a layer's math
+    for tensor in node.input if not folding else ():
+        if tensor and scope.is_constant(tensor) and scope.dtype(tensor).startswith(("float", "bfloat")):
+            weight = _weight(scope, tensor, tensor, "")  # "": stored as is
+            if weight is not None:
+                weights[tensor] = weight
+    return Layer(kind="other", weights=weights, **common)
+
+
+def _conv_layer(node: onnx.NodeProto, scope: GraphScope, common: dict) -> ConvLayer | None:
+    op = node.op_type
+    kind = CONV_OPS[op]
+    positions = {"Conv": (1, 2), "ConvTranspose": (1, 2), "ConvInteger": (1, None), "QLinearConv": (3, 8)}[op]
+    weight_name = _input(node, positions[0])
+    weight_shape = scope.shape(weight_name) if weight_name else None
+    if scope.is_constant(weight_name):
+        weight_shape = scope.constant(weight_name).shape or weight_shape
+    if weight_shape is None or len(weight_shape) < 3 or not all(isinstance(d, int) for d in weight_shape):
+        return None
+    rank = len(weight_shape) - 2
+    layout = onnx_conv_layout(rank, transposed=kind == "conv_transpose") if rank <= 3 else ""
+    weight = _weight(scope, weight_name, "W", layout)
+    bias = _weight(scope, _input(node, positions[1]), "B", "O") if positions[1] is not None else None
+    if op == "QLinearConv":
+        weight = _dequantized(
+            weight,
+            _weight(scope, _input(node, 4), "w_scale", "O"),
+            _weight(scope, _input(node, 5), "w_zero_point", "O"),
+        )
+    attributes = _attributes(node)
+    groups = int(attributes.get("group", 1))
+    kernel_shape = tuple(int(k) for k in attributes.get("kernel_shape", weight_shape[2:]))
+    strides = tuple(int(s) for s in attributes.get("strides", (1,) * rank))
+    dilations = tuple(int(d) for d in attributes.get("dilations", (1,) * rank))
+    output_padding = tuple(int(p) for p in attributes.get("output_padding", (0,) * rank))
+    auto_pad = str(attributes.get("auto_pad", "NOTSET")) or "NOTSET"
+    input_shape = common["input_shape"]
+    spatial = tuple(input_shape[2:]) if input_shape is not None and len(input_shape) == rank + 2 else None
+    known_spatial = spatial if spatial is not None and all(isinstance(d, int) for d in spatial) else None
+    pads: tuple[int, ...] | None = tuple(int(p) for p in attributes.get("pads", (0,) * (2 * rank)))
+    output_shape_attr = attributes.get("output_shape")
+    if auto_pad != "NOTSET" or (kind == "conv_transpose" and output_shape_attr is not None):
+        if known_spatial is None:
+            pads = None
+        elif kind == "conv":
+            pads = conv_pads(auto_pad, known_spatial, kernel_shape, strides, dilations)
+        else:
+            target = tuple(int(s) for s in output_shape_attr)[-rank:] if output_shape_attr is not None else None
+            pads = conv_transpose_pads(
+                auto_pad, known_spatial, kernel_shape, strides, dilations, output_padding, target
+            )
+    channel = input_shape[1] if input_shape is not None and len(input_shape) > 1 else None
+    if kind == "conv":
+        in_channels = channel if isinstance(channel, int) else weight_shape[1] * groups
+        out_channels = weight_shape[0]
+    else:
+        in_channels = channel if isinstance(channel, int) else weight_shape[0]
+        out_channels = weight_shape[1] * groups
+    return ConvLayer(
+        kind=kind,
+        weights={w.role: w for w in (weight, bias) if w is not None},
+        rank=rank,
+        in_channels=in_channels,
+        out_channels=out_channels,
+        groups=groups,
+        kernel_shape=kernel_shape,
+        strides=strides,
+        dilations=dilations,
+        pads=pads,
+        output_padding=output_padding if kind == "conv_transpose" else None,
+        auto_pad=auto_pad,
+        quantized=op in ("ConvInteger", "QLinearConv"),
+        weight=weight,
+        bias=bias,
+        **common,
+    )
+
+
+def _dense_layer(node: onnx.NodeProto, scope: GraphScope, common: dict) -> DenseLayer | None:
+    attributes = _attributes(node)
+    weight_name = _input(node, 1)
+    if not scope.is_constant(weight_name):
+        return None
+    transposed = node.op_type == "Gemm" and int(attributes.get("transB", 0)) == 1
+    weight = _weight(scope, weight_name, "W", "OI" if transposed else "IO")
+    if weight is None or len(weight.native_shape) != 2:
+        return None
+    out_features, in_features = weight.shape
+    bias = _weight(scope, _input(node, 2), "C", "O") if node.op_type == "Gemm" else None
+    return DenseLayer(
+        kind="dense",
+        weights={w.role: w for w in (weight, bias) if w is not None},
+        in_features=in_features,
+        out_features=out_features,
+        weight=weight,
+        bias=bias,
+        **common,
+    )
