@@ -186,7 +186,7 @@ def test_external_data_shorter_than_declared_is_refused(tmp_path, load):
 def test_not_onnx_and_corrupt_files(tmp_path, load):
     corrupt = tmp_path / "corrupt.onnx"
     corrupt.write_bytes(b"\x08\x07garbage\xff\xff\xff")
-    with pytest.raises(inspector.LoadError, match="corrupt.onnx"):
+    with pytest.raises(inspector.LoadError, match=r"corrupt\.onnx"):
         load(corrupt)
     text = tmp_path / "notes.txt"
     text.write_text("hello")
