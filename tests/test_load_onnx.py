@@ -194,3 +194,19 @@ def test_not_onnx_and_corrupt_files(tmp_path, load):
         load(text)
     with pytest.raises(inspector.LoadError, match="no such file"):
         load(tmp_path / "missing.onnx")
+
+
+def test_cyclic_graph_is_refused(tmp_path, load):
+    w = numpy_helper.from_array(np.ones((1, 1, 1, 1), np.float32), "w")
+    path = save_model(
+        tmp_path / "cycle.onnx",
+        [
+            helper.make_node("Conv", ["b", "w"], ["a"], name="first"),
+            helper.make_node("Relu", ["a"], ["b"], name="second"),
+        ],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 4, 4])],
+        [helper.make_tensor_value_info("b", TensorProto.FLOAT, None)],
+        [w],
+    )
+    with pytest.raises(inspector.LoadError, match="cycle"):
+        load(path)
