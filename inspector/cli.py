@@ -17,6 +17,7 @@ from pathlib import Path
 
 from inspector import __version__, inspect_model
 from inspector.errors import InspectorError
+from inspector.explain import explain_layer
 from inspector.options import Options
 from inspector.plugin_manager import get_plugin_manager, list_plugins, raise_errors_requested
 from inspector.render_text import make_console, render_report
@@ -97,8 +98,6 @@ def _render_json(reports: list[Report], layer: str | None) -> str:
     for report in reports:
         document = report.to_dict()
         if layer is not None:
-            from inspector.explain import explain_layer
-
             chosen = report.model[layer]
             document["explanation"] = {**layer_dict(chosen), "text": explain_layer(chosen)}
         documents.append(document)

@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 
 from inspector import layouts
+from inspector.errors import LoadError
 from inspector.findings import Finding
 
 Dim = int | str
@@ -68,8 +69,6 @@ class Weight:
         if "native" not in self._cache:
             array = np.asarray(self.read_native())
             if tuple(array.shape) != self.native_shape:
-                from inspector.errors import LoadError
-
                 raise LoadError(
                     f"weight {self.source}: the file declares shape {self.native_shape} but holds {tuple(array.shape)}"
                 )

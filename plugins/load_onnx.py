@@ -68,8 +68,7 @@ def read_onnx(path: Path) -> Model:
         )
     scope = GraphScope(inferred.graph, model_dir=path.parent, file_label=str(path), opsets=list(proto.opset_import))
     layers: list[Layer] = []
-    _walk(scope, prefix="", layers=layers, notes=notes, depth=0)
-    _make_names_unique(layers)
+    _walk(scope, prefix="", layers=layers, taken=set(), depth=0)
     initializer_names = {tensor.name for tensor in inferred.graph.initializer}
     producer = f"{proto.producer_name} {proto.producer_version}".strip() or "unknown"
     return Model(
@@ -89,19 +88,14 @@ def read_onnx(path: Path) -> Model:
     )
 
 
-def _make_names_unique(layers: list[Layer]) -> None:
-    seen: dict[str, int] = {}
-    for index, layer in enumerate(layers):
-        count = seen.get(layer.name, 0)
-        seen[layer.name] = count + 1
-        if count:
-            unique = f"{layer.name}_{count}"
-            while unique in seen:
-                count += 1
-                unique = f"{layer.name}_{count}"
-            seen[unique] = 1
-            object.__setattr__(layers[index], "name", unique)
-            object.__setattr__(layers[index], "source_layer", unique)
+def _unique(name: str, taken: set[str]) -> str:
+    """``name``, or ``name_1``, ``name_2``… when a layer already has it."""
+    candidate, count = name, 0
+    while candidate in taken:
+        count += 1
+        candidate = f"{name}_{count}"
+    taken.add(candidate)
+    return candidate
 
 
 def topological_order(graph: onnx.GraphProto, label: str) -> list[onnx.NodeProto]:
@@ -135,18 +129,19 @@ def topological_order(graph: onnx.GraphProto, label: str) -> list[onnx.NodeProto
     return order
 
 
-def _walk(scope: GraphScope, *, prefix: str, layers: list[Layer], notes: list[Finding], depth: int) -> None:
+def _walk(scope: GraphScope, *, prefix: str, layers: list[Layer], taken: set[str], depth: int) -> None:
     if depth > MAX_NESTING:
         raise LoadError(f"{scope.file_label}: control flow nested deeper than {MAX_NESTING} levels at {prefix!r}")
     for index, node in enumerate(topological_order(scope.graph, scope.file_label)):
-        name = prefix + (node.name or (node.output[0] if node.output and node.output[0] else f"{node.op_type}_{index}"))
+        own = node.name or (node.output[0] if node.output and node.output[0] else f"{node.op_type}_{index}")
+        name = _unique(prefix + own, taken)
         layers.append(_layer(node, scope, name))
         for attribute_name, body in named_subgraphs(node):
             _walk(
                 scope.child(body),
                 prefix=f"{name}/{attribute_name}/",
                 layers=layers,
-                notes=notes,
+                taken=taken,
                 depth=depth + 1,
             )
 

@@ -210,3 +210,20 @@ def test_cyclic_graph_is_refused(tmp_path, load):
     )
     with pytest.raises(inspector.LoadError, match="cycle"):
         load(path)
+
+
+def test_duplicate_node_names_get_unique_layer_names(tmp_path, load):
+    w = numpy_helper.from_array(np.ones((1, 1, 1, 1), np.float32), "w")
+    path = save_model(
+        tmp_path / "twins.onnx",
+        [
+            helper.make_node("Conv", ["x", "w"], ["a"], name="conv"),
+            helper.make_node("Conv", ["a", "w"], ["b"], name="conv"),
+        ],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 4, 4])],
+        [helper.make_tensor_value_info("b", TensorProto.FLOAT, None)],
+        [w],
+    )
+    model = load(path)
+    assert [layer.name for layer in model.layers] == ["conv", "conv_1"]
+    assert model.total_params == 1  # one shared weight
