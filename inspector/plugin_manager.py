@@ -22,6 +22,7 @@ ENTRY_POINT_GROUP = "inspector"
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "inspector.plugins.load_onnx",
+    "inspector.plugins.load_keras",
     "inspector.plugins.analyze_params",
 )
 
