@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pluggy
 
-from inspector.errors import InspectorError, LoadError, PluginError, UnsupportedModelError, ValidationError
+from inspector.errors import (
+    FilterError,
+    InspectorError,
+    LoadError,
+    PluginError,
+    UnsupportedModelError,
+    ValidationError,
+)
 from inspector.findings import Finding
 from inspector.hookspecs import hookimpl
 from inspector.model import ConvLayer, DenseLayer, Layer, Model, TensorInfo, Weight
@@ -25,6 +32,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ConvLayer",
     "DenseLayer",
+    "FilterError",
     "Finding",
     "InspectorError",
     "Layer",

@@ -8,20 +8,24 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import sys
-import tempfile
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
 from inspector import __version__, inspect_model
-from inspector.errors import InspectorError
+from inspector.atomic_file import atomic_file
+from inspector.errors import FilterError, InspectorError
 from inspector.explain import explain_layer
+from inspector.export_filters import export_filters
+from inspector.junit import junit_xml
+from inspector.model import ConvLayer, Model
 from inspector.options import Options
 from inspector.plugin_manager import get_plugin_manager, list_plugins, raise_errors_requested
+from inspector.render_filters import filter_dict, stats_records
 from inspector.render_text import make_console, render_report
 from inspector.report import Report, layer_dict
+from inspector.validation_arguments import add_validation_arguments, validate_reports, validation_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -38,11 +42,24 @@ def _parser() -> argparse.ArgumentParser:
         "Exit codes: 0 all checks hold, 1 a check failed, 2 usage error or unreadable model, 3 internal error.",
     )
     parser.add_argument("models", nargs="+", metavar="MODEL", help="model files (.onnx, .h5, .keras)")
-    parser.add_argument("--layer", metavar="NAME", help="explain one layer in plain words")
+    parser.add_argument("--layer", metavar="NAME", help="explain one layer in plain words, with per-filter statistics")
+    parser.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="NAME:N",
+        help="print conv layer NAME's filter for output channel N: values, index in the file, input maps (repeatable)",
+    )
+    parser.add_argument(
+        "--export-filters",
+        metavar="FILE.npz",
+        help="write every conv layer's canonical weight and bias to FILE.npz (keys <layer>/weight, <layer>/bias)",
+    )
     parser.add_argument("--format", choices=("text", "json"), default="text", help="report format (default text)")
     parser.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     parser.add_argument("--version", action="version", version=f"conv-inspector {__version__}")
+    add_validation_arguments(parser)
     return parser
 
 
@@ -57,15 +74,8 @@ def _write(text: str, output: str | None) -> None:
     if output is None:
         sys.stdout.write(text)
         return
-    target = Path(output)
-    descriptor, temporary = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=".inspect-")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_file(output, "w") as stream:
+        stream.write(text)
 
 
 def run_plugins(argv: Sequence[str]) -> int:
@@ -83,30 +93,72 @@ def run_plugins(argv: Sequence[str]) -> int:
     return EXIT_OK
 
 
-def _render_text(reports: list[Report], layer: str | None, terminal: bool) -> str:
+def _render_text(reports: list[Report], layer: str | None, filters: list[tuple[str, int]], terminal: bool) -> str:
     buffer = io.StringIO()
     console = make_console(buffer, terminal=terminal)
     for index, report in enumerate(reports):
         if index:
             console.print()
-        render_report(console, report, layer=layer)
+        render_report(console, report, layer=layer, filters=filters)
     return buffer.getvalue()
 
 
-def _render_json(reports: list[Report], layer: str | None) -> str:
+def _render_json(reports: list[Report], layer: str | None, filters: list[tuple[str, int]]) -> str:
     documents = []
     for report in reports:
         document = report.to_dict()
         if layer is not None:
             chosen = report.model[layer]
-            document["explanation"] = {**layer_dict(chosen), "text": explain_layer(chosen)}
+            stats = stats_records(chosen) if isinstance(chosen, ConvLayer) else None
+            document["explanation"] = {**layer_dict(chosen), "text": explain_layer(chosen), "filter_stats": stats}
+        if filters:
+            document["filters"] = [filter_dict(report.model[name], o) for name, o in filters]  # type: ignore[arg-type]
         documents.append(document)
     return json.dumps(documents[0] if len(documents) == 1 else documents, indent=2) + "\n"
+
+
+def _layer_error(model: Model, problem: str) -> UsageError:
+    """A usage error about a layer, listing the conv layers the model has."""
+    names = ", ".join(layer.name for layer in model.conv_layers) or "none"
+    return UsageError(f"{model.path}: {problem} (conv layers: {names})")
+
+
+def _filter_spec(spec: str) -> tuple[str, int]:
+    """``NAME:N`` as ``(NAME, N)``; the name may itself hold colons."""
+    name, _, channel = spec.rpartition(":")
+    if not name or not channel.isdigit():
+        raise UsageError(f"--filter {spec!r}: expected NAME:N, a conv layer's name and an output channel number")
+    return name, int(channel)
+
+
+def _check_filter(model: Model, name: str, channel: int) -> None:
+    """Raise ``UsageError`` unless ``model`` has conv layer ``name`` with a filter for output ``channel``."""
+    layer = next((layer for layer in model.layers if layer.name == name), None)
+    if layer is None:
+        raise _layer_error(model, f"no layer named {name!r}")
+    if not isinstance(layer, ConvLayer):
+        raise _layer_error(model, f"layer {name!r} is a {layer.source_op}, not a conv layer")
+    try:
+        layer.filter(channel)
+    except FilterError as error:
+        raise UsageError(f"{model.path}: {error}") from None
+
+
+def _export(model: Model, path: str) -> None:
+    try:
+        count = export_filters(model, path)
+    except OSError as error:
+        raise UsageError(f"--export-filters: cannot write {path}: {error.strerror or error}") from None
+    print(f"inspect: wrote {count} arrays of {len(model.conv_layers)} conv layers to {path}", file=sys.stderr)
 
 
 def run_inspect(argv: Sequence[str]) -> int:
     """``inspect MODEL [MODEL ...]``: returns the exit code."""
     arguments = _parser().parse_args(argv)
+    filters = [_filter_spec(spec) for spec in arguments.filter]
+    if arguments.export_filters is not None and len(arguments.models) > 1:
+        raise UsageError("--export-filters writes the filters of one model; give one MODEL")
+    validation = validation_settings(arguments)
     options = Options(raise_errors=raise_errors_requested())
     manager = get_plugin_manager()
     reports: list[Report] = []
@@ -121,17 +173,25 @@ def run_inspect(argv: Sequence[str]) -> int:
             worst = max(worst, EXIT_USAGE)
             continue
         if arguments.layer is not None and arguments.layer not in {layer.name for layer in report.model.layers}:
-            names = ", ".join(layer.name for layer in report.model.conv_layers) or "none"
-            raise UsageError(f"{path}: no layer named {arguments.layer!r} (conv layers: {names})")
+            raise _layer_error(report.model, f"no layer named {arguments.layer!r}")
+        for name, channel in filters:
+            _check_filter(report.model, name, channel)
         reports.append(report)
         worst = max(worst, report.exit_code)
+    if reports and validation is not None:
+        reports = validate_reports(reports, validation)
+        worst = max([worst, *(report.exit_code for report in reports)])
     if reports:
+        if arguments.export_filters is not None:
+            _export(reports[0].model, arguments.export_filters)
         if arguments.format == "json":
-            text = _render_json(reports, arguments.layer)
+            text = _render_json(reports, arguments.layer, filters)
         else:
             terminal = arguments.output is None and sys.stdout.isatty()
-            text = _render_text(reports, arguments.layer, terminal)
+            text = _render_text(reports, arguments.layer, filters, terminal)
         _write(text, arguments.output)
+        if arguments.junit is not None:
+            _write(junit_xml(reports), arguments.junit)
     return worst
 
 

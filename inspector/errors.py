@@ -21,3 +21,11 @@ class ValidationError(InspectorError):
 
 class PluginError(InspectorError):
     """A plugin misbehaved: raised, returned the wrong type, or could not be loaded."""
+
+
+class FilterError(InspectorError, IndexError):
+    """A filter or kernel a conv layer cannot hand out.
+
+    An output channel out of range, an input map outside the filter's group, or a weight that is not stored or
+    whose shape disagrees with the layer's attributes.
+    """

@@ -91,3 +91,48 @@ def keras_conv_layout(rank: int, kind: str = "conv") -> str:
     """Keras' layout name: ``HWIO`` for conv, ``HWIM`` for depthwise, ``HWOI`` for transposed conv."""
     channels = {"conv": "IO", "depthwise": "IM", "conv_transpose": "OI"}[kind]
     return SPATIAL[3 - rank :] + channels
+
+
+Index = tuple[int | slice, ...]
+
+
+def filter_selector(
+    layout: str, o: int, *, transposed: bool, in_channels: int, out_channels: int, groups: int
+) -> Index:
+    """The index selecting, in an array stored in ``layout``, the filter that produces output channel ``o``.
+
+    Driven by the axis letters alone: with ``g = o // (out/groups)`` and ``j = o % (out/groups)``, a conv's
+    ``O`` axis takes ``o`` (its ``I`` axis, holding ``in/groups``, stays whole), a depthwise ``I``/``M`` pair takes
+    ``g``/``j``, a transposed conv's ``O`` axis takes ``j`` and its ``I`` axis group ``g``'s input range (whole
+    when ``groups == 1``).  Spatial axes stay whole.
+    """
+    per_group_out = out_channels // groups
+    group, column = divmod(o, per_group_out)
+    if transposed:
+        per_group_in = in_channels // groups
+        inputs: int | slice = slice(None) if groups == 1 else slice(group * per_group_in, (group + 1) * per_group_in)
+        channel = {"O": column, "I": inputs}
+    elif "M" in layout:
+        channel = {"I": group, "M": column}
+    else:
+        channel = {"O": o, "I": slice(None)}
+    return tuple(channel.get(letter, slice(None)) for letter in layout)
+
+
+def _index_text(entry: int | slice) -> str:
+    if isinstance(entry, int):
+        return str(entry)
+    return ":" if entry == slice(None) else f"{entry.start}:{entry.stop}"
+
+
+def index_expression(name: str, index: Index, layout: str) -> str:
+    """``index`` as NumPy code on an array called ``name``: ``W[5]``, ``W[0:4, 5]``, ``kernel[:, :, :, 5]``.
+
+    Channels-first (ONNX) layouts drop trailing whole axes, as NumPy reads them; channels-last (Keras) layouts
+    spell every axis, so the channel positions show.
+    """
+    entries = list(index)
+    if layout[:1] in ("O", "I"):
+        while entries and entries[-1] == slice(None):
+            entries.pop()
+    return f"{name}[{', '.join(_index_text(entry) for entry in entries)}]"

@@ -14,7 +14,7 @@ from typing import Literal
 
 import numpy as np
 
-from inspector import layouts
+from inspector import filter_slicing, layouts
 from inspector.errors import LoadError
 from inspector.findings import Finding
 
@@ -212,6 +212,30 @@ class ConvLayer(Layer):
         if per_sample is None or len(per_sample) != self.rank + 1:
             return None
         return math.prod(per_sample[1:]) * channels * self.kernel_size
+
+    def filter(self, o: int, layout: Literal["canonical", "native"] = "canonical") -> np.ndarray:
+        """The filter producing output channel ``o``: canonical ``(in/groups, *kernel)``, or as the file stores it."""
+        return filter_slicing.filter_values(self, o, layout)
+
+    def filter_index(self, o: int) -> str:
+        """Where filter ``o`` sits in the file, as NumPy code on the stored array: ``W[5]``, ``kernel[:, :, :, 5]``."""
+        return filter_slicing.filter_index(self, o)
+
+    def input_channels(self, o: int) -> range:
+        """The input maps filter ``o`` reads: its group's range."""
+        return filter_slicing.input_channels(self, o)
+
+    def kernel(self, i: int, o: int) -> np.ndarray:
+        """F_io, the ``kernel_shape`` kernel joining input map ``i`` to output map ``o``."""
+        return filter_slicing.kernel(self, i, o)
+
+    def filters(self) -> Iterator[np.ndarray]:
+        """Every canonical filter, output channel 0 first."""
+        return filter_slicing.iter_filters(self)
+
+    def as_matrix(self) -> np.ndarray:
+        """All filters as rows: ``out × (in/groups · prod(kernel))``."""
+        return filter_slicing.filter_matrix(self)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)

@@ -24,6 +24,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "inspector.plugins.load_onnx",
     "inspector.plugins.load_keras",
     "inspector.plugins.analyze_params",
+    "inspector.plugins.analyze_filters",
 )
 
 

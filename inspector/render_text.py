@@ -6,6 +6,7 @@ text, with no escape codes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TextIO
 
 from rich import box
@@ -15,6 +16,7 @@ from rich.text import Text
 
 from inspector.explain import dims, explain_layer, filters_summary
 from inspector.model import ConvLayer, DenseLayer, Layer
+from inspector.render_filters import filter_lines, render_stats
 from inspector.report import Report
 
 _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -117,8 +119,10 @@ def render_findings(console: Console, report: Report) -> None:
         )
 
 
-def render_report(console: Console, report: Report, *, layer: str | None = None) -> None:
-    """The whole text report, or one layer's explanation when ``layer`` is given."""
+def render_report(
+    console: Console, report: Report, *, layer: str | None = None, filters: Sequence[tuple[str, int]] = ()
+) -> None:
+    """The whole text report; or one layer's explanation and statistics, and chosen filters ``(layer, channel)``."""
     model = report.model
     console.print(Text(f"{model.path}  ({model.format}, producer {model.producer})", style="bold"))
     boundary = ", ".join(f"{t.name} {dims(t.shape)} {t.dtype}" for t in model.inputs)
@@ -131,6 +135,12 @@ def render_report(console: Console, report: Report, *, layer: str | None = None)
             console.print(
                 Text(f"  {_SEVERITY_MARK[finding.severity]} {finding.message}", style=_SEVERITY_STYLE[finding.severity])
             )
+        if isinstance(chosen, ConvLayer):
+            render_stats(console, chosen)
+    for name, channel in filters:
+        for line in filter_lines(model[name], channel, width=min(console.width, 120)):  # type: ignore[arg-type]
+            console.print(line, markup=False)
+    if layer is not None or filters:
         return
     console.print(layer_table(report))
     console.print(totals_line(report))

@@ -12,7 +12,12 @@ from tests.plugins import raising_analyzer, take_over_loader
 
 def test_builtins_are_registered(manager):
     names = {info.name: info.hooks for info in list_plugins(manager)}
-    assert names == {"analyze_params": ("analyze_model",), "load_onnx": ("load_model",)}
+    assert names == {
+        "analyze_filters": ("analyze_model",),
+        "analyze_params": ("analyze_model",),
+        "load_keras": ("load_model",),
+        "load_onnx": ("load_model",),
+    }
 
 
 def test_an_installed_loader_takes_over_from_the_builtin(manager):
@@ -42,7 +47,8 @@ def test_raise_errors_reraises(manager):
 
 def test_list_plugins_is_sorted(manager):
     manager.register(take_over_loader, name="a_loader")
-    assert [info.name for info in list_plugins(manager)] == ["a_loader", "analyze_params", "load_onnx"]
+    names = [info.name for info in list_plugins(manager)]
+    assert names == ["a_loader", "analyze_filters", "analyze_params", "load_keras", "load_onnx"]
 
 
 def test_broken_grouped_conv_is_flagged_on_its_layer(manager):
