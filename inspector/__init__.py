@@ -26,6 +26,8 @@ from inspector.model import ConvLayer, DenseLayer, Layer, Model, TensorInfo, Wei
 from inspector.options import Options
 from inspector.plugin_manager import analyze_model, get_plugin_manager, load_model
 from inspector.report import Report
+from inspector.validation_options import ValidationOptions
+from inspector.validation_result import ValidationResult
 
 __version__ = "0.1.0"
 
@@ -44,12 +46,15 @@ __all__ = [
     "TensorInfo",
     "UnsupportedModelError",
     "ValidationError",
+    "ValidationOptions",
+    "ValidationResult",
     "Weight",
     "analyze",
     "get_plugin_manager",
     "hookimpl",
     "inspect_model",
     "load",
+    "validate",
 ]
 
 
@@ -91,3 +96,18 @@ def inspect_model(
     manager = plugin_manager or get_plugin_manager()
     model = load(path, plugin_manager=manager, options=options)
     return Report.build(model, analyze(model, plugin_manager=manager, options=options))
+
+
+def validate(
+    model_or_path: Model | str | Path, options: ValidationOptions | None = None, **settings: object
+) -> ValidationResult:
+    """Rerun every conv layer with the NumPy engine and compare it with onnxruntime, down to the output channel.
+
+    ``settings`` are ``ValidationOptions`` fields (``seed=1``, ``atol=1e-4``, ``layer_atol={"conv1": 1e-3}``),
+    ``progress`` and ``plugin_manager``; see :func:`inspector.validation.validate`.  For example
+    ``inspector.validate("samples/seed.onnx").passed`` is True, and ``result["conv2"].comparison.worst_channel``
+    names the output channel that came closest to its tolerance.
+    """
+    from inspector.validation import validate as run_validation  # onnxruntime is imported only when validating
+
+    return run_validation(model_or_path, options, **settings)  # type: ignore[arg-type]

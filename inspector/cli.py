@@ -25,7 +25,7 @@ from inspector.plugin_manager import get_plugin_manager, list_plugins, raise_err
 from inspector.render_filters import filter_dict, stats_records
 from inspector.render_text import make_console, render_report
 from inspector.report import Report, layer_dict
-from inspector.validation_arguments import add_validation_arguments, validate_reports, validation_settings
+from inspector.validation_arguments import add_validation_arguments, validate_reports, validation_options
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -158,7 +158,7 @@ def run_inspect(argv: Sequence[str]) -> int:
     filters = [_filter_spec(spec) for spec in arguments.filter]
     if arguments.export_filters is not None and len(arguments.models) > 1:
         raise UsageError("--export-filters writes the filters of one model; give one MODEL")
-    validation = validation_settings(arguments)
+    validation = validation_options(arguments)
     options = Options(raise_errors=raise_errors_requested())
     manager = get_plugin_manager()
     reports: list[Report] = []

@@ -1,4 +1,4 @@
-"""The terminal report: a per-layer table, a totals line and the findings.
+"""The terminal report: a per-layer table, a totals line, the validation table and the findings.
 
 On a terminal it is a ``rich`` table with colour; piped or written to a file it is the same table as plain
 text, with no escape codes.
@@ -17,6 +17,7 @@ from rich.text import Text
 from inspector.explain import dims, explain_layer, filters_summary
 from inspector.model import ConvLayer, DenseLayer, Layer
 from inspector.render_filters import filter_lines, render_stats
+from inspector.render_validation import render_validation
 from inspector.report import Report
 
 _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -144,4 +145,6 @@ def render_report(
         return
     console.print(layer_table(report))
     console.print(totals_line(report))
+    if report.validation is not None:
+        render_validation(console, report.validation)
     render_findings(console, report)

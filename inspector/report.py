@@ -1,12 +1,15 @@
-"""A report: one model, its findings and (later) its validation, rendered as a versioned JSON document."""
+"""A report: one model, its findings and its validation, rendered as a versioned JSON document."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inspector.findings import Finding, sorted_findings
 from inspector.model import ConvLayer, DenseLayer, Layer, Model, Shape
+
+if TYPE_CHECKING:
+    from inspector.validation_result import ValidationResult
 
 SCHEMA_VERSION = 1
 
@@ -17,13 +20,17 @@ class Report:
 
     model: Model
     findings: tuple[Finding, ...]
-    validation: dict[str, Any] | None = None
+    validation: ValidationResult | None = None
 
     @classmethod
-    def build(cls, model: Model, findings: list[Finding], validation: dict[str, Any] | None = None) -> Report:
+    def build(cls, model: Model, findings: list[Finding], validation: ValidationResult | None = None) -> Report:
         """A report with findings in deterministic order."""
         ordered = sorted_findings(findings, (layer.name for layer in model.layers))
         return cls(model=model, findings=tuple(ordered), validation=validation)
+
+    def with_validation(self, validation: ValidationResult) -> Report:
+        """This report with ``validation`` added; its failed layers become error findings (check ``validation``)."""
+        return Report.build(self.model, [*self.findings, *validation.findings()], validation)
 
     @property
     def errors(self) -> tuple[Finding, ...]:
@@ -32,8 +39,8 @@ class Report:
 
     @property
     def passed(self) -> bool:
-        """Whether every check holds (no error finding)."""
-        return not self.errors
+        """Whether every check holds: no error finding, and no layer failed validation."""
+        return not self.errors and (self.validation is None or self.validation.passed)
 
     @property
     def exit_code(self) -> int:
@@ -66,7 +73,7 @@ class Report:
                 {"severity": f.severity, "check": f.check, "layer": f.layer, "message": f.message, "data": dict(f.data)}
                 for f in self.findings
             ],
-            "validation": self.validation,
+            "validation": None if self.validation is None else self.validation.to_dict(),
         }
 
 

@@ -1,0 +1,116 @@
+"""Time and memory of ``inspect --validate`` next to one plain onnxruntime load and run of the same model.
+
+Run ``python benchmarks/bench_validate.py`` (about a minute on 2 cores).  It writes a ResNet-50-sized model with
+random weights (:mod:`build_resnet50`) into a temporary folder, unless ``--model`` names one, then alternates,
+``--repeat`` times, two fresh processes:
+
+* ``inspect --validate MODEL --format json`` (load, analyze, capture run(s) in onnxruntime, NumPy reruns, compare);
+* ``python -c`` that imports onnxruntime, creates a session for MODEL (spinning off, as the tool's sessions)
+  and runs it once on a random input.
+
+Each process's wall time and peak resident memory (``ru_maxrss`` from ``wait4``) are measured from outside; the
+median and best times and the ratios ``validate / onnxruntime`` are printed (target: at most 4; the best times
+are the steadier figure on a machine with other load).  The last lines split the
+validation of one in-process run into loading and validating.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import onnx
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from build_resnet50 import resnet50  # noqa: E402
+
+BASELINE = """
+import sys
+import numpy as np
+import onnxruntime as ort
+options = ort.SessionOptions()
+options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # as every session of the tool
+session = ort.InferenceSession(sys.argv[1], options, providers=["CPUExecutionProvider"])
+feed = {}
+for tensor in session.get_inputs():
+    shape = [d if isinstance(d, int) else 1 for d in tensor.shape]
+    feed[tensor.name] = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+session.run(None, feed)
+"""
+
+
+def measure(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak resident MB of one process running ``command``."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    stderr = process.stderr.read().decode() if process.stderr else ""
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(command)} failed ({process.returncode}): {stderr}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def in_process_split(model: Path) -> tuple[float, float]:
+    """Seconds to load (and analyze) the model and to validate it, in this process."""
+    import inspector
+
+    start = time.perf_counter()
+    loaded = inspector.load(model)
+    inspector.analyze(loaded)
+    loaded_at = time.perf_counter()
+    result = inspector.validate(loaded)
+    done = time.perf_counter()
+    if not result.passed:
+        raise SystemExit(result.summary())
+    return loaded_at - start, done - loaded_at
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, help="an ONNX model (default: a ResNet-50 built here)")
+    parser.add_argument("--repeat", type=int, default=3)
+    arguments = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        model = arguments.model
+        if model is None:
+            model = Path(folder) / "resnet50.onnx"
+            onnx.save(resnet50(), model)
+        size = model.stat().st_size / 1e6
+        inspect = [sys.executable, "-m", "inspector", "--validate", str(model), "--format", "json"]
+        baseline = [sys.executable, "-c", BASELINE, str(model)]
+        validate_runs, baseline_runs = [], []
+        for _ in range(arguments.repeat):
+            validate_runs.append(measure(inspect))
+            baseline_runs.append(measure(baseline))
+        load_s, validate_s = in_process_split(model)
+    v_mem = max(m for _, m in validate_runs)
+    b_mem = max(m for _, m in baseline_runs)
+    print(f"model {model.name} ({size:.0f} MB), {os.cpu_count()} cores, {arguments.repeat} runs each")
+    print(f"{'':28}{'median s':>10}{'best s':>8}{'peak MB':>9}")
+    for label, runs, memory in (
+        ("inspect --validate", validate_runs, v_mem),
+        ("onnxruntime load + run", baseline_runs, b_mem),
+    ):
+        times = [t for t, _ in runs]
+        print(f"{label:28}{statistics.median(times):10.2f}{min(times):8.2f}{memory:9.0f}")
+    median_ratio = statistics.median(t for t, _ in validate_runs) / statistics.median(t for t, _ in baseline_runs)
+    best_ratio = min(t for t, _ in validate_runs) / min(t for t, _ in baseline_runs)
+    print(
+        f"ratio validate / onnxruntime: {median_ratio:.2f}x median, {best_ratio:.2f}x best (target <= 4); "
+        f"{v_mem / b_mem:.2f}x peak memory"
+    )
+    print(f"in process: load + analyze {load_s:.2f} s, validate {validate_s:.2f} s")
+
+
+if __name__ == "__main__":
+    main()

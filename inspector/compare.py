@@ -1,0 +1,124 @@
+"""Comparing a layer's output from onnxruntime with the NumPy engine's, down to the output channel.
+
+An element passes when ``|actual - expected| <= atol + rtol * |expected|``.  The default ``atol`` is not one
+number but one per element, scaled by what the element accumulated: ``4 * eps * (conv(|x|, |w|) + |b|)``, the
+``magnitude`` the engine computes (:func:`inspector.numpy_conv.conv_magnitude`), with ``eps`` that of the
+output dtype.  A float32 dot product of length K carries rounding error of order ``K * eps * sum|x * w|`` at
+worst and far less in practice; measured float32 engine against onnxruntime differences stay under
+``3 * eps * magnitude`` (DESIGN.md), so a correct 3×3×512 conv passes while one wrong filter is off by the size
+of its values.  The default ``rtol`` is 0.  Integer (quantized) outputs compare exactly by default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from inspector.errors import ValidationError
+
+ACCUMULATION_FACTOR = 4.0
+MAX_LISTED_CHANNELS = 32
+
+ToleranceRule = Literal["accumulation", "given", "exact"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Comparison:
+    """How one output tensor of a layer compares with its reference.
+
+    ``rule`` says where ``atol`` came from: ``"given"``, ``"accumulation"`` (the per-element default; ``atol``
+    reports its largest value) or ``"exact"`` (0, integer outputs).
+    ``worst_index`` is the element whose error is the largest fraction of its allowance (the first violation
+    when the allowance is 0; ``None`` when the outputs are equal), ``worst_channel`` its output channel (axis 1);
+    ``failed_channels`` lists the
+    channels with any violation (at most ``MAX_LISTED_CHANNELS``, ``failed_channel_count`` says how many).
+    """
+
+    passed: bool
+    max_abs_error: float
+    max_rel_error: float
+    atol: float
+    rtol: float
+    rule: ToleranceRule
+    worst_index: tuple[int, ...] | None
+    worst_channel: int | None
+    worst_allowed: float
+    violations: int
+    elements: int
+    failed_channels: tuple[int, ...]
+    failed_channel_count: int
+
+
+def compare(
+    actual: np.ndarray,
+    expected: np.ndarray,
+    *,
+    magnitude: np.ndarray | None = None,
+    atol: float | None = None,
+    rtol: float | None = None,
+) -> Comparison:
+    """Compare ``actual`` (onnxruntime) with ``expected`` (the engine), elementwise.
+
+    The relative error is taken where ``expected`` is not 0.
+
+    Parameters
+    ----------
+    actual, expected
+        Arrays of one shape, ``(N, C, ...)`` so that axis 1 is the output channel.
+    magnitude
+        ``conv(|x|, |w|) + |b|`` for the accumulation-aware default ``atol``; without it (integer outputs)
+        the default ``atol`` is 0, an exact comparison.
+    atol, rtol
+        Given tolerances; ``None`` keeps the default of each.
+    """
+    if actual.shape != expected.shape:
+        raise ValidationError(f"cannot compare shapes {actual.shape} and {expected.shape}")
+    if magnitude is not None and magnitude.shape != expected.shape:
+        raise ValidationError(f"magnitude shape {magnitude.shape} differs from the output shape {expected.shape}")
+    float_kind = np.result_type(actual, expected).kind == "f"
+    work = np.result_type(actual, expected, np.float32) if float_kind else np.dtype(np.float64)
+    a, b = actual.astype(work, copy=False), expected.astype(work, copy=False)
+    error = np.abs(a - b)
+    if not np.isfinite(error).all():  # equal infinities and NaN against NaN agree; anything else against NaN does not
+        same = (a == b) | (np.isnan(a) & np.isnan(b))
+        error = np.where(same, 0, np.where(np.isnan(error), np.inf, error)).astype(work)
+    reference = np.abs(b)
+    if atol is not None:
+        rule: ToleranceRule = "given"
+        allowed = np.full(error.shape, atol, dtype=work)
+    elif magnitude is not None:
+        rule = "accumulation"
+        eps = np.finfo(expected.dtype if expected.dtype.kind == "f" else np.float32).eps
+        allowed = (ACCUMULATION_FACTOR * eps) * magnitude.astype(work, copy=False)
+    else:
+        rule = "exact"
+        allowed = np.zeros(error.shape, dtype=work)
+    atol_used = float(atol) if atol is not None else float(allowed.max(initial=0))
+    if rtol:
+        allowed += rtol * reference
+    failing = error > allowed
+    # The worst element: the largest error as a fraction of its allowance (the largest error when none is allowed).
+    with np.errstate(over="ignore"):
+        score = error / np.maximum(allowed, np.finfo(work).tiny) if allowed.any() else error
+    worst = np.unravel_index(int(np.argmax(score)), error.shape) if error.any() else ()
+    channels = (
+        np.flatnonzero(failing.any(axis=tuple(i for i in range(failing.ndim) if i != 1))) if error.ndim > 1 else ()
+    )
+    relative = np.divide(error, reference, out=np.zeros_like(error), where=reference > 0)
+    return Comparison(
+        passed=not failing.any(),
+        max_abs_error=float(error.max(initial=0)),
+        max_rel_error=float(relative.max(initial=0)),
+        atol=atol_used,
+        rtol=float(rtol or 0.0),
+        rule=rule,
+        worst_index=tuple(int(i) for i in worst) if worst else None,
+        worst_channel=int(worst[1]) if len(worst) > 1 else None,
+        worst_allowed=float(allowed[worst]) if worst else 0.0,
+        violations=int(np.count_nonzero(failing)),
+        elements=int(error.size),
+        failed_channels=tuple(int(c) for c in channels[:MAX_LISTED_CHANNELS]),
+        failed_channel_count=len(channels),
+    )

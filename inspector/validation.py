@@ -1,0 +1,193 @@
+"""Layer-by-layer validation: every conv layer computed by onnxruntime and by the NumPy engine, and compared.
+
+ONNX models run once in onnxruntime on seeded random inputs (or the user's ``.npz``); each top-level conv's
+input and output are captured (:mod:`inspector.onnx_capture`, a bounded number of bytes a run) and the layer is
+recomputed by the engine from that same input.  Convs in control-flow bodies, the layers of a model onnxruntime
+cannot run whole, and every conv of other formats (Keras) run standalone: the layer as a one-node ONNX model
+(:mod:`inspector.conv_export`) on a seeded input of its input shape, in onnxruntime and in the engine.
+Outputs compare under :mod:`inspector.compare`'s accumulation-aware tolerance; results are
+:mod:`inspector.validation_result` objects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+import pluggy
+
+from inspector.compare import Comparison, compare
+from inspector.conv_export import INPUT, OUTPUT, NotExportable, conv_layer_model, standalone_input_shape
+from inspector.errors import ValidationError
+from inspector.layer_rerun import rerun
+from inspector.model import ConvLayer, Model
+from inspector.onnx_capture import CaptureRunner, capture_targets, plan_runs
+from inspector.onnxruntime_session import RuntimeRefusal, create_session, run
+from inspector.validation_inputs import Feeds, file_feeds, layer_rng, random_array, random_feeds
+from inspector.validation_options import ValidationOptions
+from inspector.validation_result import LayerValidation, Mode, Status, ValidationResult
+
+Progress = Callable[[str, int, int], None]
+"""Called after each layer with its name, the number of layers done and the total."""
+
+
+def validate(
+    model_or_path: Model | str | Path,
+    options: ValidationOptions | None = None,
+    *,
+    progress: Progress | None = None,
+    plugin_manager: pluggy.PluginManager | None = None,
+    **settings: object,
+) -> ValidationResult:
+    """Validate every conv layer of a model against onnxruntime.
+
+    Parameters
+    ----------
+    model_or_path
+        A loaded model, or a model file to load.
+    options
+        A :class:`ValidationOptions`; keyword ``settings`` (``seed=3``, ``atol=1e-4``, ``layer_atol={...}``)
+        replace its fields.
+    progress
+        Called after each layer (name, done, total).
+    plugin_manager
+        Used to load a path.
+
+    Raises
+    ------
+    InspectorError
+        ``LoadError`` for a file that cannot be read, ``ValidationError`` for bad options (a per-layer tolerance
+        naming no conv layer, an input shape that contradicts the model, an unreadable ``.npz``).
+    """
+    if isinstance(model_or_path, Model):
+        model = model_or_path
+    else:
+        from inspector import load
+
+        model = load(model_or_path, plugin_manager=plugin_manager)
+    chosen = dataclasses.replace(options or ValidationOptions(), **settings)  # type: ignore[arg-type]
+    conv_names = {layer.name for layer in model.conv_layers}
+    unknown = sorted(chosen.named_layers() - conv_names)
+    if unknown:
+        raise ValidationError(
+            f"a tolerance names {unknown[0]!r}, not a conv layer of {model.path} "
+            f"(conv layers: {', '.join(sorted(conv_names)) or 'none'})"
+        )
+    return _Validation(model, chosen, progress).run()
+
+
+class _Validation:
+    """One validation run over a model's conv layers."""
+
+    def __init__(self, model: Model, options: ValidationOptions, progress: Progress | None) -> None:
+        self.model = model
+        self.options = options
+        self.progress = progress
+        self.results: dict[str, LayerValidation] = {}
+        self.notes: list[str] = []
+        self.inputs: dict[str, object] = {"source": "random", "seed": options.seed, "file": None, "tensors": []}
+        self.capture_runs = 0
+
+    def run(self) -> ValidationResult:
+        layers = self.model.conv_layers
+        if self.model.format == "onnx":
+            self._captured(layers)
+        for layer in layers:
+            if layer.name not in self.results:
+                self._record(self._standalone(layer))
+        return ValidationResult(
+            model_path=self.model.path,
+            inputs=self.inputs,
+            layers=tuple(self.results[layer.name] for layer in layers),
+            notes=tuple(self.notes),
+            capture_runs=self.capture_runs,
+        )
+
+    def _record(self, result: LayerValidation) -> None:
+        self.results[result.name] = result
+        if self.progress is not None:
+            self.progress(result.name, len(self.results), len(self.model.conv_layers))
+
+    def _feeds(self) -> Feeds:
+        if self.options.inputs is not None:
+            return file_feeds(self.model, self.options.inputs)
+        return random_feeds(self.model, self.options.seed, self.options.input_shapes)
+
+    def _captured(self, layers: Iterable[ConvLayer]) -> None:
+        """Validate the top-level layers on captured activations; on a refusal the rest go standalone."""
+        runner = CaptureRunner(self.model.path)
+        candidates = [layer for layer in layers if runner.computes(layer)]
+        if not candidates:
+            return
+        feeds = self._feeds()
+        self.inputs = dict(feeds.description)
+        targets = capture_targets(candidates, feeds.symbols)
+        runs = plan_runs(targets, self.options.max_capture_mb * 2**20)
+        for index, planned in enumerate(runs):
+            names = [name for target in planned for name in target.names]
+            try:
+                values = runner.run(names, feeds.arrays, last=index == len(runs) - 1)
+            except RuntimeRefusal as refusal:
+                self.notes.append(f"onnxruntime could not run the model ({refusal}); its layers ran standalone")
+                return
+            self.capture_runs += 1
+            for target in planned:
+                self._record(self._compare(target.layer, "captured", target.operands(values), values[target.output]))
+            del values
+
+    def _standalone(self, layer: ConvLayer) -> LayerValidation:
+        """The layer as a one-node model on a seeded input, in onnxruntime and in the engine."""
+        try:
+            model = conv_layer_model(layer)
+            shape = standalone_input_shape(layer)
+        except NotExportable as reason:
+            return _outcome(layer, "skipped", None, reason=f"cannot run on its own: {reason}")
+        assert layer.weight is not None
+        weight = layer.weight.array
+        x = random_array(shape, weight.dtype, layer_rng(self.options.seed, layer.name))
+        try:
+            (actual,) = run(create_session(model), [OUTPUT], {INPUT: x})
+        except RuntimeRefusal as refusal:
+            if refusal.unsupported:
+                return _outcome(layer, "skipped", "standalone", shape, reason=f"onnxruntime cannot run it: {refusal}")
+            return _outcome(layer, "error", "standalone", shape, reason=f"onnxruntime refuses the layer: {refusal}")
+        operands = {"x": x, "w": weight, "b": None if layer.bias is None else layer.bias.array}
+        return self._compare(layer, "standalone", operands, actual)
+
+    def _compare(
+        self, layer: ConvLayer, mode: Mode, operands: Mapping[str, np.ndarray | None], actual: np.ndarray
+    ) -> LayerValidation:
+        x = operands["x"]
+        shape = None if x is None else tuple(x.shape)
+        try:
+            engine = rerun(layer, operands, actual.shape)
+        except ValidationError as error:
+            return _outcome(layer, "error", mode, shape, reason=f"the engine cannot compute the layer: {error}")
+        if engine.expected.shape != actual.shape:
+            reason = f"onnxruntime's output has shape {list(actual.shape)}, the engine's {list(engine.expected.shape)}"
+            return _outcome(layer, "failed", mode, shape, reason=reason)
+        atol, rtol = self.options.tolerance(layer.name)
+        comparison = compare(actual, engine.expected, magnitude=engine.magnitude, atol=atol, rtol=rtol)
+        return _outcome(layer, "passed" if comparison.passed else "failed", mode, shape, comparison=comparison)
+
+
+def _outcome(
+    layer: ConvLayer,
+    status: Status,
+    mode: Mode | None,
+    shape: tuple[int, ...] | None = None,
+    *,
+    comparison: Comparison | None = None,
+    reason: str = "",
+) -> LayerValidation:
+    return LayerValidation(
+        name=layer.name,
+        outputs=layer.outputs,
+        status=status,
+        mode=mode,
+        input_shape=shape,
+        comparison=comparison,
+        reason=reason,
+    )

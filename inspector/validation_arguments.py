@@ -1,0 +1,124 @@
+"""The ``inspect --validate`` flags: their definitions, their parsing into ``ValidationOptions``, and the step
+that validates the loaded reports.
+
+Values are parsed here rather than by argparse so that a bad one is a one-line ``ValidationError`` (exit 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from typing import TextIO
+
+from inspector.errors import ValidationError
+from inspector.report import Report
+from inspector.validation_inputs import parse_input_shape
+from inspector.validation_options import DEFAULT_MAX_CAPTURE_MB, ValidationOptions
+
+_FLAGS = ("seed", "input_shape", "inputs", "max_capture_mb", "atol", "rtol")
+
+
+def add_validation_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--validate`` and its options to the ``inspect`` parser."""
+    group = parser.add_argument_group("validation against onnxruntime")
+    group.add_argument(
+        "--validate", action="store_true", help="rerun every conv layer in NumPy and compare it with onnxruntime"
+    )
+    group.add_argument("--seed", metavar="N", help="seed of the random inputs (default 0)")
+    group.add_argument(
+        "--input-shape",
+        action="append",
+        default=[],
+        metavar="NAME:DIMS",
+        help="shape of a model input, e.g. image:1x3x224x224 (symbolic dims default to 1); repeatable",
+    )
+    group.add_argument("--inputs", metavar="FILE.npz", help="run on these arrays, named as the model's inputs")
+    group.add_argument(
+        "--max-capture-mb",
+        metavar="MB",
+        help=f"activations captured per onnxruntime run (default {DEFAULT_MAX_CAPTURE_MB:g}); more runs when needed",
+    )
+    for name in ("atol", "rtol"):
+        group.add_argument(
+            f"--{name}",
+            action="append",
+            default=[],
+            metavar="[LAYER:]VALUE",
+            help=f"{name} for every layer, or for LAYER; repeatable (default: accumulation-aware atol, rtol 0)",
+        )
+    group.add_argument("--junit", metavar="FILE", help="also write a JUnit XML file, one test case per conv layer")
+
+
+def _number(label: str, text: str, *, positive: bool = False) -> float:
+    """``text`` as a finite number at least 0 (above 0 when ``positive``); ``label`` names it in the error."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        raise ValidationError(f"{label}: expected {'a positive' if positive else 'a non-negative'} number")
+    return value
+
+
+def _tolerances(flag: str, values: list[str]) -> tuple[float | None, dict[str, float]]:
+    """``["1e-5", "conv1:1e-3"]`` → ``(1e-5, {"conv1": 1e-3})``; the last value for a name wins."""
+    overall: float | None = None
+    per_layer: dict[str, float] = {}
+    for text in values:
+        layer, _, value = text.rpartition(":")
+        if layer:
+            per_layer[layer] = _number(f"{flag} {text!r}", value)
+        else:
+            overall = _number(f"{flag} {text!r}", value)
+    return overall, per_layer
+
+
+def validation_options(arguments: argparse.Namespace) -> ValidationOptions | None:
+    """The ``ValidationOptions`` the flags ask for, or ``None`` without ``--validate``."""
+    if not arguments.validate:
+        given = [f"--{name.replace('_', '-')}" for name in _FLAGS if getattr(arguments, name) not in (None, [])]
+        if given:
+            raise ValidationError(f"{given[0]} only applies with --validate")
+        return None
+    settings: dict[str, object] = {}
+    if arguments.seed is not None:
+        if not arguments.seed.isdigit():
+            raise ValidationError(f"--seed {arguments.seed!r}: expected a non-negative integer")
+        settings["seed"] = int(arguments.seed)
+    if arguments.input_shape:
+        settings["input_shapes"] = dict(parse_input_shape(text) for text in arguments.input_shape)
+    if arguments.inputs is not None:
+        settings["inputs"] = arguments.inputs
+    if arguments.max_capture_mb is not None:
+        settings["max_capture_mb"] = _number(
+            f"--max-capture-mb {arguments.max_capture_mb!r}", arguments.max_capture_mb, positive=True
+        )
+    settings["atol"], settings["layer_atol"] = _tolerances("--atol", arguments.atol)
+    settings["rtol"], settings["layer_rtol"] = _tolerances("--rtol", arguments.rtol)
+    return ValidationOptions(**settings)  # type: ignore[arg-type]
+
+
+def validate_reports(reports: list[Report], options: ValidationOptions, stream: TextIO | None = None) -> list[Report]:
+    """Each report with its model validated (a progress bar on ``stream``, stderr by default, if a terminal).
+
+    A per-layer tolerance or an input shape must name a layer or input of at least one of the models; each
+    model gets the ones that name its own.
+    """
+    from inspector.render_validation import progress_bar
+    from inspector.validation import validate  # onnxruntime is imported only when validating
+
+    layers = {layer.name for report in reports for layer in report.model.conv_layers}
+    inputs = {tensor.name for report in reports for tensor in report.model.inputs}
+    unknown_layers = sorted(options.named_layers() - layers)
+    if unknown_layers:
+        raise ValidationError(f"--atol/--rtol name {unknown_layers[0]!r}, which is no conv layer of the models given")
+    unknown_inputs = sorted(set(options.input_shapes) - inputs)
+    if unknown_inputs:
+        raise ValidationError(f"--input-shape names {unknown_inputs[0]!r}, which is no input of the models given")
+    validated = []
+    for report in reports:
+        with progress_bar(stream or sys.stderr, report.model.path) as progress:
+            result = validate(report.model, options.for_model(report.model), progress=progress)
+        validated.append(report.with_validation(result))
+    return validated
