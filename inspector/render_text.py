@@ -20,6 +20,8 @@ from inspector.render_filters import filter_lines, render_stats
 from inspector.render_validation import render_validation
 from inspector.report import Report
 
+PARAMETER_CHECKS = frozenset({"params", "groups", "kernel", "channels", "bias"})
+"""Checks about the stored parameters: an error in one of them marks the params cell ✘."""
 _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 _SEVERITY_MARK = {"error": "✘", "warning": "!", "info": "i"}
 PLAIN_WIDTH = 240
@@ -45,7 +47,7 @@ def _params_cell(layer: Layer, failed: bool) -> Text:
     return Text.assemble(f"{layer.params:,} ", ("✘", "bold red"), f" (expected {layer.expected_params:,})")
 
 
-def _row(layer: Layer, failed: bool) -> list[Text | str]:
+def _row(layer: Layer, failed: bool, params_failed: bool) -> list[Text | str]:
     shapes = f"{dims(layer.input_shape, '—')} → {dims(layer.output_shape)}"
     name = Text(layer.name, style="bold red" if failed else "")
     if isinstance(layer, ConvLayer):
@@ -59,7 +61,7 @@ def _row(layer: Layer, failed: bool) -> list[Text | str]:
             "none" if layer.pads is not None and not any(layer.pads) else ",".join(map(str, layer.pads or "?")),
             str(layer.groups),
             filters_summary(layer),
-            _params_cell(layer, failed),
+            _params_cell(layer, params_failed),
             _number(layer.macs),
         ]
     filters = f"{layer.out_features} × ({layer.in_features})" if isinstance(layer, DenseLayer) else ""
@@ -73,7 +75,7 @@ def _row(layer: Layer, failed: bool) -> list[Text | str]:
         "",
         "",
         filters,
-        _params_cell(layer, failed),
+        _params_cell(layer, params_failed),
         _number(layer.macs),
     ]
 
@@ -87,8 +89,8 @@ def layer_table(report: Report) -> Table:
     table.add_column("params", justify="right", no_wrap=True)
     table.add_column("MACs", justify="right", no_wrap=True)
     for layer in report.model.layers:
-        failed = any(f.severity == "error" for f in report.layer_findings(layer))
-        table.add_row(*_row(layer, failed))
+        errors = [f.check for f in report.layer_findings(layer) if f.severity == "error"]
+        table.add_row(*_row(layer, bool(errors), any(check in PARAMETER_CHECKS for check in errors)))
     return table
 
 

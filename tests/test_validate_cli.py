@@ -38,6 +38,13 @@ def test_broken_model_exits_1_and_names_the_layer():
     assert "[validation] bad_grouped: onnxruntime refuses the layer" in result.stdout
 
 
+def test_a_validation_failure_does_not_mark_the_parameter_count_wrong():
+    result = run("--validate", SEED, "--atol", "conv2:0")
+    assert result.returncode == 1
+    conv2_row = next(line for line in result.stdout.splitlines() if line.startswith("conv2   Conv"))
+    assert "18,496 ✔" in conv2_row and "✘" not in conv2_row
+
+
 def test_per_layer_atol_overrides_the_global_one(capsys):
     # atol 0 is stricter than float32 rounding: conv2 (32×3×3 sums) fails, until its own atol relaxes it.
     code, strict = validation(capsys, SEED, "--atol", "0")
