@@ -25,15 +25,23 @@ class NotExportable(ValidationError):
 
 
 def standalone_input_shape(layer: ConvLayer) -> tuple[int, ...]:
-    """The layer's channels-first input shape with a batch of 1 where the batch is not a number."""
-    shape = layer.input_shape
-    if shape is None or len(shape) != layer.rank + 2:
-        raise NotExportable("its input shape is unknown")
+    """The layer's channels-first input shape, with a batch of 1 where the batch is not a number.
+
+    A dim the file does not record (after a Keras ``Lambda`` layer) is made up: the channels from the layer,
+    a spatial size the dilated kernel fits with a stride to spare, at least 8.
+    """
+    if layer.strides is None or layer.dilations is None:
+        raise NotExportable("the file does not record its strides and dilations")
+    shape = layer.input_shape or ("N", layer.in_channels, *("?",) * layer.rank)
+    if len(shape) != layer.rank + 2:
+        raise NotExportable(f"its input shape {list(shape)} does not fit a {layer.rank}-D conv")
+    fitting = [
+        max(8, (k - 1) * d + 1 + s) for k, s, d in zip(layer.kernel_shape, layer.strides, layer.dilations, strict=True)
+    ]
     batch = shape[0] if isinstance(shape[0], int) else 1
-    rest = shape[1:]
-    if not all(isinstance(d, int) for d in rest):
-        raise NotExportable(f"its input shape {list(shape)} has unknown dims")
-    return (batch, *rest)  # type: ignore[return-value]
+    channels = shape[1] if isinstance(shape[1], int) else layer.in_channels
+    spatial = [d if isinstance(d, int) else made_up for d, made_up in zip(shape[2:], fitting, strict=True)]
+    return (batch, channels, *spatial)
 
 
 def conv_layer_model(layer: ConvLayer) -> onnx.ModelProto:
