@@ -25,6 +25,7 @@ from inspector.plugin_manager import get_plugin_manager, list_plugins, raise_err
 from inspector.render_filters import filter_dict, stats_records
 from inspector.render_text import make_console, render_report
 from inspector.report import Report, layer_dict
+from inspector.supervise import run_with_deadline, supervised
 from inspector.validation_arguments import add_validation_arguments, validate_reports, validation_options
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -58,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", choices=("text", "json"), default="text", help="report format (default text)")
     parser.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="run in a child process killed after SECONDS (exit 2): for untrusted files a C library may hang on",
+    )
     parser.add_argument("--version", action="version", version=f"conv-inspector {__version__}")
     add_validation_arguments(parser)
     return parser
@@ -152,9 +159,16 @@ def _export(model: Model, path: str) -> None:
     print(f"inspect: wrote {count} arrays of {len(model.conv_layers)} conv layers to {path}", file=sys.stderr)
 
 
+def one_line(error: BaseException) -> str:
+    """``error``'s message on one line (a file name may hold a newline)."""
+    return str(error).replace("\r", "\\r").replace("\n", "\\n")
+
+
 def run_inspect(argv: Sequence[str]) -> int:
     """``inspect MODEL [MODEL ...]``: returns the exit code."""
     arguments = _parser().parse_args(argv)
+    if arguments.timeout is not None and not supervised():
+        return run_with_deadline(argv, arguments.timeout, arguments.models)
     filters = [_filter_spec(spec) for spec in arguments.filter]
     if arguments.export_filters is not None and len(arguments.models) > 1:
         raise UsageError("--export-filters writes the filters of one model; give one MODEL")
@@ -169,7 +183,7 @@ def run_inspect(argv: Sequence[str]) -> int:
         except InspectorError as error:
             if arguments.debug:
                 traceback.print_exc()
-            print(f"inspect: error: {error}", file=sys.stderr)
+            print(f"inspect: error: {one_line(error)}", file=sys.stderr)
             worst = max(worst, EXIT_USAGE)
             continue
         if arguments.layer is not None and arguments.layer not in {layer.name for layer in report.model.layers}:
@@ -204,12 +218,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_plugins(argv[1:])
         return run_inspect(argv)
     except UsageError as error:
-        print(f"inspect: error: {error}", file=sys.stderr)
+        print(f"inspect: error: {one_line(error)}", file=sys.stderr)
         return EXIT_USAGE
     except InspectorError as error:
         if debug:
             traceback.print_exc()
-        print(f"inspect: error: {error}", file=sys.stderr)
+        print(f"inspect: error: {one_line(error)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("inspect: interrupted", file=sys.stderr)
@@ -218,7 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         print(
-            f"inspect: internal error: {type(error).__name__}: {error} (a bug; run with --debug for the traceback)",
+            f"inspect: internal error: {type(error).__name__}: {one_line(error)} "
+            "(a bug; run with --debug for the traceback)",
             file=sys.stderr,
         )
         return EXIT_INTERNAL

@@ -18,7 +18,10 @@ from __future__ import annotations
 import io
 import json
 import struct
+import traceback
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,7 @@ import h5py
 import numpy as np
 
 from inspector.errors import LoadError
+from inspector.hdf5_heaps import broken_heap, broken_heap_in_file
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -35,6 +39,8 @@ MAX_JSON_BYTES = 64 * 1024 * 1024
 MAX_INFLATED_WEIGHTS = 256 * 1024 * 1024
 """Largest compressed ``model.weights.h5`` inflated into memory (Keras itself stores it uncompressed)."""
 _LOCAL_HEADER = struct.Struct("<4s5H3L2H")
+_ENCRYPTED, _UTF8_NAME = 0x1, 0x800
+"""Zip general-purpose flag bits."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +51,20 @@ class KerasFile:
     config: dict[str, Any] | None
     weights: h5py.Group
     keras_version: str
+
+
+@contextmanager
+def hdf5_errors(where: str) -> Iterator[None]:
+    """Turn what h5py raises on a corrupt HDF5 structure (``KeyError``, ``RuntimeError``, ``ValueError``…) into a
+    ``LoadError``; errors raised by this package's own code pass through."""
+    try:
+        yield
+    except (KeyError, RuntimeError, OSError, ValueError, TypeError) as error:
+        frames = traceback.extract_tb(error.__traceback__)
+        if not frames or "h5py" not in Path(frames[-1].filename).parts:
+            raise
+        reason = str(error.args[0] if error.args else error).splitlines()[0]
+        raise LoadError(f"{where}: corrupt HDF5 structure ({reason})") from None
 
 
 def sniff(path: Path) -> str | None:
@@ -112,11 +132,30 @@ def open_keras(path: Path) -> KerasFile | None:
     return None
 
 
+def _refuse_external_links(root: h5py.File, where: str) -> None:
+    """An external link would open another file, perhaps outside the model's folder: refuse the file."""
+
+    def external(name: bytes, info: h5py.h5l.LinkInfo) -> bytes | None:
+        return name if info.type == h5py.h5l.TYPE_EXTERNAL else None
+
+    found = root.id.links.visit(external, info=True)
+    if found is not None:
+        name = found.decode(errors="replace")
+        raise LoadError(f"{where}: {name} is an external link to another file (never followed)")
+
+
+def _refuse_broken_heap(offset: int | None, where: str) -> None:
+    if offset is not None:
+        raise LoadError(f"{where}: corrupt HDF5 global heap at byte {offset:,} (the HDF5 library would never finish)")
+
+
 def _open_hdf5(path: Path) -> KerasFile | None:
+    _refuse_broken_heap(broken_heap_in_file(path), str(path))
     try:
         root = h5py.File(path, "r")
     except OSError as error:
         raise LoadError(f"{path}: not a readable HDF5 file ({error})") from None
+    _refuse_external_links(root, str(path))
     attrs = root.attrs
     if "model_config" in attrs:
         config = _json(attrs["model_config"], f"{path}: root attribute model_config")
@@ -142,9 +181,9 @@ def _open_zip(path: Path) -> KerasFile | None:
         raise LoadError(f"{path}: not a readable zip file ({error})") from None
     if "config.json" not in members:
         return None
-    config = _json(_read_small(archive, members["config.json"], path), f"{path}: config.json")
+    config = _json(_read_member(archive, members["config.json"], path, MAX_JSON_BYTES), f"{path}: config.json")
     metadata = (
-        _json(_read_small(archive, members["metadata.json"], path), f"{path}: metadata.json")
+        _json(_read_member(archive, members["metadata.json"], path, MAX_JSON_BYTES), f"{path}: metadata.json")
         if "metadata.json" in members
         else {}
     )
@@ -155,56 +194,56 @@ def _open_zip(path: Path) -> KerasFile | None:
         weights = h5py.File(stream, "r")
     except OSError as error:
         raise LoadError(f"{path}: model.weights.h5 is not a readable HDF5 file ({error})") from None
+    _refuse_external_links(weights, f"{path}: model.weights.h5")
     version = text(metadata.get("keras_version", "unknown"))
     return KerasFile(kind="keras", config=config, weights=weights, keras_version=version)
 
 
-def _read_small(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> bytes:
-    if info.file_size > MAX_JSON_BYTES:
-        raise LoadError(f"{path}: {info.filename} declares {info.file_size:,} bytes (limit {MAX_JSON_BYTES:,})")
+def _refuse_encrypted(info: zipfile.ZipInfo, path: Path) -> None:
+    if info.flag_bits & _ENCRYPTED:
+        raise LoadError(f"{path}: {info.filename} is encrypted")
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path, limit: int) -> bytes:
+    """A member's bytes, refused when it declares or inflates past ``limit`` bytes, or cannot be read."""
+    _refuse_encrypted(info, path)
+    if info.file_size > limit:
+        raise LoadError(f"{path}: {info.filename} declares {info.file_size:,} bytes (limit {limit:,})")
     try:
         with archive.open(info) as member:
-            data = member.read(MAX_JSON_BYTES + 1)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
+            data = member.read(limit + 1)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as error:
         raise LoadError(f"{path}: cannot read {info.filename} ({error})") from None
-    if len(data) > MAX_JSON_BYTES:
-        raise LoadError(f"{path}: {info.filename} is larger than {MAX_JSON_BYTES:,} bytes")
+    if len(data) > limit:
+        raise LoadError(f"{path}: {info.filename} inflates past {limit:,} bytes")
     return data
 
 
 def _member_stream(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> io.RawIOBase | io.BytesIO:
     """A seekable stream of one member: a window onto the zip when stored, else inflated (bounded)."""
+    where = f"{path}: {info.filename}"
     if info.compress_type != zipfile.ZIP_STORED:
-        if info.file_size > MAX_INFLATED_WEIGHTS:
-            raise LoadError(
-                f"{path}: {info.filename} is compressed and declares {info.file_size:,} bytes "
-                f"(limit {MAX_INFLATED_WEIGHTS:,})"
-            )
-        return io.BytesIO(_read_bounded(archive, info, path))
+        data = _read_member(archive, info, path, MAX_INFLATED_WEIGHTS)
+        _refuse_broken_heap(broken_heap(data), where)
+        return io.BytesIO(data)
+    _refuse_encrypted(info, path)
     total = path.stat().st_size
     with path.open("rb") as stream:
         stream.seek(info.header_offset)
         header = stream.read(_LOCAL_HEADER.size)
+        name_length, extra_length = _LOCAL_HEADER.unpack(header)[-2:] if len(header) == _LOCAL_HEADER.size else (0, 0)
+        name = stream.read(name_length)
     if len(header) < _LOCAL_HEADER.size or header[:4] != ZIP_MAGIC:
         raise LoadError(f"{path}: zip entry {info.filename} has no valid local header")
-    name_length, extra_length = _LOCAL_HEADER.unpack(header)[-2:]
+    if name != info.orig_filename.encode("utf-8" if info.flag_bits & _UTF8_NAME else "cp437"):
+        raise LoadError(f"{path}: zip entry {info.filename} has the local header of another member ({name!r})")
     start = info.header_offset + _LOCAL_HEADER.size + name_length + extra_length
     if start + info.file_size > total:
         raise LoadError(
             f"{path}: {info.filename} declares {info.file_size:,} bytes but the file ends {total - start:,} bytes in"
         )
+    _refuse_broken_heap(broken_heap_in_file(path, start, info.file_size), where)
     return _Window(path, start, info.file_size)
-
-
-def _read_bounded(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> bytes:
-    try:
-        with archive.open(info) as member:
-            data = member.read(MAX_INFLATED_WEIGHTS + 1)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
-        raise LoadError(f"{path}: cannot read {info.filename} ({error})") from None
-    if len(data) > MAX_INFLATED_WEIGHTS:
-        raise LoadError(f"{path}: {info.filename} inflates past {MAX_INFLATED_WEIGHTS:,} bytes")
-    return data
 
 
 class _Window(io.RawIOBase):

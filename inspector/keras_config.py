@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inspector.errors import LoadError
+from inspector.pass_order import PassOrder
 
 MODEL_CLASSES = frozenset({"Sequential", "Functional", "Model"})
 MAX_NESTING = 64
@@ -121,9 +122,11 @@ def _entry_layers(entry_class: str, config: Any, where: str) -> tuple[list[Any],
 
 def is_model(entry: dict[str, Any]) -> bool:
     """Whether a layer entry is itself a model (a nested Sequential or Functional)."""
-    config = entry.get("config")
-    return entry.get("class_name") in MODEL_CLASSES and (
-        isinstance(config, list) or (isinstance(config, dict) and "layers" in config)
+    config, class_name = entry.get("config"), entry.get("class_name")
+    return (
+        isinstance(class_name, str)
+        and class_name in MODEL_CLASSES
+        and (isinstance(config, list) or (isinstance(config, dict) and "layers" in config))
     )
 
 
@@ -166,7 +169,7 @@ def read_graph(root: dict[str, Any], where: str) -> KerasGraph:
         raise _fail(where, f"root is a {root.get('class_name')!r}, not a Sequential or Functional model")
     try:
         outputs = _expand(root, (), None, graph, where, 0)
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, RecursionError) as error:
         raise _fail(where, f"is malformed ({error})") from None
     graph.outputs = outputs
     return graph
@@ -273,16 +276,16 @@ def _references(value: Any) -> list[tuple[str, int, int]]:
     return references
 
 
-def _keras3_tensors(value: Any) -> Iterator[dict[str, Any]]:
+def _keras3_tensors(value: Any, where: str) -> Iterator[dict[str, Any]]:
     if isinstance(value, dict):
         if value.get("class_name") == "__keras_tensor__":
-            yield _dict(value.get("config"), "", "keras tensor")
+            yield _dict(value.get("config"), where, "keras tensor")
         else:
             for item in value.values():
-                yield from _keras3_tensors(item)
+                yield from _keras3_tensors(item, where)
     elif isinstance(value, list):
         for item in value:
-            yield from _keras3_tensors(item)
+            yield from _keras3_tensors(item, where)
 
 
 def _inbound_calls(entry: dict[str, Any], where: str) -> list[tuple[list[tuple[str, int, int]], list[Any]]]:
@@ -290,7 +293,7 @@ def _inbound_calls(entry: dict[str, Any], where: str) -> list[tuple[list[tuple[s
     calls = []
     for node in _list(entry.get("inbound_nodes", []), where, "inbound_nodes"):
         if isinstance(node, dict):
-            tensors = list(_keras3_tensors(node.get("args", []))) + list(_keras3_tensors(node.get("kwargs", {})))
+            tensors = [*_keras3_tensors(node.get("args", []), where), *_keras3_tensors(node.get("kwargs", {}), where)]
             references = []
             for tensor in tensors:
                 history = tensor.get("keras_history")
@@ -335,7 +338,7 @@ def _expand_functional(
         raise _fail(
             where, f"nested model {'/'.join(path)!r} takes {len(input_refs)} inputs, is given {len(given_inputs)}"
         )
-    entries = {layer_name(e, where): _dict(e, where, "a layer entry") for e in layers}
+    entries = {layer_name(e, where): e for e in (_dict(item, where, "a layer entry") for item in layers)}
     for position, reference in enumerate(input_refs):
         if reference[0] not in entries:
             raise _fail(where, f"input_layers names {reference[0]!r}, which is not a layer")
@@ -350,26 +353,24 @@ def _expand_functional(
         if entry.get("class_name") != "InputLayer"
         for index, call in enumerate(_inbound_calls(entry, where))
     ]
-    while pending:
-        waiting = []
-        for name, entry, index, (references, shapes) in pending:
-            if not all(r in tensors for r in references):
-                waiting.append((name, entry, index, (references, shapes)))
-                continue
-            inputs = [tensors[r] for r in references]
-            if is_model(entry):
-                outputs = _expand(entry, (*path, name), inputs, graph, where, depth + 1, trainable)
-                node = index + _skipped_first_node(entry)
-                for position, tensor in enumerate(outputs):
-                    tensors[(name, node, position)] = tensor
-                continue
-            recorded = tuple(_shape(s, where) if isinstance(s, list) else None for s in shapes)
-            _add_call(graph, entry, path, name, tuple(inputs), index, recorded, where, trainable)
-            tensors[(name, index, 0)] = tensor_id(path, name, index)
-        if len(waiting) == len(pending):
-            missing = sorted({r[0] for *_, (references, _) in waiting for r in references if r not in tensors})
-            raise _fail(where, f"has layers whose inputs never appear: {', '.join(missing[:5])}")
-        pending = waiting
+    order = PassOrder([references for *_, (references, _) in pending], tensors)
+    for item in order:
+        name, entry, index, (references, shapes) = pending[item]
+        inputs = [tensors[r] for r in references]
+        if is_model(entry):
+            outputs = _expand(entry, (*path, name), inputs, graph, where, depth + 1, trainable)
+            node = index + _skipped_first_node(entry)
+            for position, tensor in enumerate(outputs):
+                tensors[(name, node, position)] = tensor
+                order.provide((name, node, position))
+            continue
+        recorded = tuple(_shape(s, where) if isinstance(s, list) else None for s in shapes)
+        _add_call(graph, entry, path, name, tuple(inputs), index, recorded, where, trainable)
+        tensors[(name, index, 0)] = tensor_id(path, name, index)
+        order.provide((name, index, 0))
+    if order.stuck():
+        missing = sorted({r[0] for item in order.stuck() for r in pending[item][3][0] if r not in tensors})
+        raise _fail(where, f"has layers whose inputs never appear: {', '.join(missing[:5])}")
     outputs = []
     for reference in _references(config.get("output_layers", [])):
         if reference not in tensors:

@@ -15,7 +15,10 @@ def keras_pads(
     strides: Sequence[int],
     dilations: Sequence[int],
 ) -> tuple[int, ...] | None:
-    """Explicit ONNX pads (all begins, then all ends) for Keras ``valid``/``same``/``causal``."""
+    """Explicit ONNX pads (all begins, then all ends) for Keras ``valid``/``same``/``causal``; unknown for a stride
+    or dilation below 1 (the parameter check reports it)."""
+    if min((*strides, *dilations), default=1) < 1:
+        return None
     begins, ends = [], []
     for axis, (k, s, d) in enumerate(zip(kernel, strides, dilations, strict=True)):
         effective = (k - 1) * d + 1

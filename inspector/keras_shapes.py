@@ -56,8 +56,8 @@ def join_channels(batch: int | None, channels: int | None, spatial: Sequence[int
 
 
 def conv_length(size: int | None, kernel: int, stride: int, dilation: int, padding: str) -> int | None:
-    """Output length of a convolution (``valid``, ``same`` or ``causal``)."""
-    if size is None:
+    """Output length of a convolution (``valid``, ``same`` or ``causal``); unknown for a stride or dilation below 1."""
+    if size is None or stride < 1 or dilation < 1:
         return None
     effective = (kernel - 1) * dilation + 1
     if padding in ("same", "causal"):

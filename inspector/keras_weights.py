@@ -45,6 +45,9 @@ def checked_dataset(node: object, where: str) -> h5py.Dataset:
         raise LoadError(f"{where}: is not a dataset")
     if node.dtype.kind not in "fiub":
         raise LoadError(f"{where}: has dtype {node.dtype}, not a number type")
+    if node.is_virtual or node.external:
+        kind = "a virtual dataset" if node.is_virtual else "a dataset with external storage"
+        raise LoadError(f"{where}: is {kind}, whose bytes live in other files, never read")
     stored = node.id.get_storage_size()
     declared = node.size * node.dtype.itemsize
     limit = stored * (MAX_COMPRESSION if node.compression else 1)

@@ -15,7 +15,7 @@ import h5py
 
 from inspector.errors import LoadError
 from inspector.keras_archive import text
-from inspector.keras_config import LayerCall
+from inspector.keras_config import MAX_NESTING, LayerCall
 from inspector.keras_weights import StoredWeight, checked_dataset, legacy_table, snake_case, v3_roles
 
 _CONV_CLASSES = [
@@ -74,11 +74,13 @@ def legacy_calls(root: h5py.Group, where: str) -> list[tuple[LayerCall, list[Sto
 def v3_calls(root: h5py.Group, where: str) -> list[tuple[LayerCall, list[StoredWeight]]]:
     """Layers of a Keras 3 ``.weights.h5``: each ``layers/<key>`` (nested models recursed), in key order."""
     calls: list[tuple[LayerCall, list[StoredWeight]]] = []
-    _walk(root, where, calls)
+    _walk(root, where, calls, depth=0)
     return calls
 
 
-def _walk(container: h5py.Group, where: str, calls: list[tuple[LayerCall, list[StoredWeight]]]) -> None:
+def _walk(container: h5py.Group, where: str, calls: list[tuple[LayerCall, list[StoredWeight]]], depth: int) -> None:
+    if depth > MAX_NESTING:
+        raise LoadError(f"{where}: nests layer groups more than {MAX_NESTING} deep (a link cycle?)")
     layers = container.get("layers")
     if not isinstance(layers, h5py.Group):
         return
@@ -87,7 +89,7 @@ def _walk(container: h5py.Group, where: str, calls: list[tuple[LayerCall, list[S
         if not isinstance(group, h5py.Group):
             raise LoadError(f"{where}: {group.name} is not a group")
         if isinstance(group.get("layers"), h5py.Group):
-            _walk(group, where, calls)
+            _walk(group, where, calls, depth + 1)
             continue
         variables = group.get("vars")
         keys = sorted((k for k in variables if k.isdigit()), key=int) if isinstance(variables, h5py.Group) else []

@@ -1,13 +1,14 @@
 """One ONNX graph (or control-flow body) seen from a loader: tensor shapes, and which tensors are constants.
 
-Constants are initializers, ``Constant`` outputs, and outputs of deterministic nodes whose inputs are all
-constant (``ConstantOfShape``, ``Reshape``/``Cast``/``DequantizeLinear`` of constants…).  Their shapes come from
-static information; their values are computed on first use by onnx's own ``ReferenceEvaluator``, never by
-folding written here.
+Constants are initializers, ``Constant`` outputs, and outputs of deterministic, cheap nodes (no conv or matrix
+product) whose inputs are all constant (``ConstantOfShape``, ``Reshape``/``Cast``/``DequantizeLinear`` of
+constants…).  Their shapes come from static information; their values are computed on first use by onnx's own
+``ReferenceEvaluator``, never by folding written here, and only after every intermediate shape is checked.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,15 +21,29 @@ from inspector.errors import LoadError
 from inspector.model import Shape
 from inspector.onnx_tensors import tensor_dtype, tensor_reader
 
-# Ops whose outputs are not a function of their inputs alone, so never constants.
-_NON_DETERMINISTIC = {
+# Ops never folded into constants: random ones (not a function of their inputs alone), and ones whose cost grows
+# faster than their output, which a hostile file could make run for minutes while loading.
+_NOT_FOLDED = {
     "RandomNormal",
     "RandomNormalLike",
     "RandomUniform",
     "RandomUniformLike",
     "Multinomial",
     "Bernoulli",
+    "Conv",
+    "ConvInteger",
+    "ConvTranspose",
+    "QLinearConv",
+    "MatMul",
+    "MatMulInteger",
+    "QLinearMatMul",
+    "Gemm",
+    "Einsum",
 }
+MAX_FOLDED_ELEMENTS = 1 << 26
+"""Largest tensor (elements) computed while folding a constant; shapes are checked before anything runs."""
+_SHAPE_DATA = 64
+"""Feeds up to this many elements take part in shape inference as data (shape tensors); larger ones as types."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,9 +163,9 @@ class GraphScope:
             if depth > 200:
                 return False
             node = self._producers[name]
-            deterministic = node.domain in ("", "ai.onnx") and node.op_type not in _NON_DETERMINISTIC
+            foldable = node.domain in ("", "ai.onnx") and node.op_type not in _NOT_FOLDED
             self._constant_cache[name] = (
-                deterministic
+                foldable
                 and not named_subgraphs(node)
                 and all(self._input_is_constant(i, depth + 1) for i in node.input if i)
             )
@@ -176,8 +191,8 @@ class GraphScope:
             info = ConstantInfo(source=name, shape=shape, dtype=dtype, read=read)
         else:
             node = self._producers[name]
-            value = next((a.t for a in node.attribute if a.name == "value"), None)
-            if node.op_type == "Constant" and value is not None:
+            value = _stored_value(node)
+            if value is not None:
                 shape, dtype, read = tensor_reader(value, self.model_dir, where)
                 info = ConstantInfo(source=f"Constant {node.name or name}", shape=shape, dtype=dtype, read=read)
             else:
@@ -193,27 +208,35 @@ class GraphScope:
         return info
 
     def _evaluate(self, name: str) -> np.ndarray:
-        """Compute a folded constant with ``onnx.reference`` on the nodes that produce it."""
+        """Compute a folded constant with ``onnx.reference`` on the nodes that produce it.
+
+        Stored tensors (initializers, ``Constant`` values) are read by this package, so external data stays in the
+        model's folder; every intermediate shape is checked against ``MAX_FOLDED_ELEMENTS`` first.
+        """
         nodes: list[onnx.NodeProto] = []
         feeds: dict[str, np.ndarray] = {}
         seen: set[str] = set()
-
-        def collect(tensor: str) -> None:
-            if not tensor or tensor in seen:
-                return
-            seen.add(tensor)
+        added: set[int] = set()
+        stack: list[tuple[str, bool]] = [(name, False)]
+        while stack:  # depth first, a node after its inputs' nodes (no recursion: chains may be long)
+            tensor, inputs_done = stack.pop()
+            if not inputs_done and tensor in seen:
+                continue
             owner = self._owner(tensor)
             assert owner is not None
-            if tensor in owner._initializers:
+            if inputs_done:
+                node = owner._producers[tensor]
+                if id(node) not in added:
+                    added.add(id(node))
+                    nodes.append(node)
+                continue
+            seen.add(tensor)
+            if tensor in owner._initializers or _stored_value(owner._producers[tensor]) is not None:
                 feeds[tensor] = np.asarray(owner._local_constant(tensor).read())
-                return
-            node = owner._producers[tensor]
-            for item in node.input:
-                collect(item)
-            if all(id(node) != id(n) for n in nodes):
-                nodes.append(node)
-
-        collect(name)
+                continue
+            stack.append((tensor, True))
+            stack.extend((item, False) for item in reversed(owner._producers[tensor].input) if item)
+        _check_fold(nodes, feeds, name, self.opsets, f"{self.file_label}: constant {name!r}")
         graph = helper.make_graph(
             nodes,
             "fold",
@@ -226,6 +249,49 @@ class GraphScope:
             return _run_reference(model, name)
         except Exception as error:
             raise LoadError(f"{self.file_label}: cannot compute constant {name!r}: {error}") from error
+
+
+def _stored_value(node: onnx.NodeProto) -> onnx.TensorProto | None:
+    """The tensor a ``Constant`` node stores in its ``value`` attribute."""
+    if node.op_type != "Constant":
+        return None
+    return next((a.t for a in node.attribute if a.name == "value"), None)
+
+
+def _check_fold(nodes: list[onnx.NodeProto], feeds: dict[str, np.ndarray], name: str, opsets: list, label: str) -> None:
+    """Refuse a fold that reads external data itself or whose inferred shapes exceed ``MAX_FOLDED_ELEMENTS``.
+
+    Shapes are inferred on the nodes with small feeds as data (shape tensors) and large ones as typed inputs.
+    """
+    for node in nodes:
+        for attribute in node.attribute:
+            tensors = [attribute.t, *attribute.tensors, attribute.sparse_tensor.values, attribute.sparse_tensor.indices]
+            if any(t.data_location == onnx.TensorProto.EXTERNAL for t in tensors):
+                raise LoadError(f"{label}: node {node.name or node.op_type!r} holds external data in an attribute")
+    small = {tensor: array for tensor, array in feeds.items() if array.size <= _SHAPE_DATA}
+    graph = helper.make_graph(
+        nodes,
+        "fold-shapes",
+        inputs=[
+            helper.make_tensor_value_info(tensor, helper.np_dtype_to_tensor_dtype(array.dtype), array.shape)
+            for tensor, array in feeds.items()
+            if tensor not in small
+        ],
+        outputs=[helper.make_empty_tensor_value_info(name)],
+        initializer=[numpy_helper.from_array(array, tensor) for tensor, array in small.items()],
+    )
+    try:
+        inferred = onnx.shape_inference.infer_shapes(helper.make_model(graph, opset_imports=opsets), data_prop=True)
+    except Exception:
+        return  # the evaluation reports what is wrong
+    for value in [*inferred.graph.value_info, *inferred.graph.output]:
+        dims = shape_of(value.type) or ()
+        known = [d for d in dims if isinstance(d, int)]
+        if any(d < 0 for d in known) or math.prod(known) > MAX_FOLDED_ELEMENTS:
+            raise LoadError(
+                f"{label}: computing it needs tensor {value.name!r} of shape {list(dims)} "
+                f"(limit {MAX_FOLDED_ELEMENTS:,} elements)"
+            )
 
 
 def _run_reference(model: onnx.ModelProto, name: str) -> np.ndarray:

@@ -14,9 +14,10 @@ from onnx import numpy_helper
 
 from inspector.errors import LoadError, UnsupportedModelError
 
-# Typed repeated fields of TensorProto and how many stored values make one element.
-_TYPED_FIELDS = ("float_data", "int32_data", "int64_data", "double_data", "uint64_data", "string_data")
 _COMPLEX = {onnx.TensorProto.COMPLEX64, onnx.TensorProto.COMPLEX128}
+"""Element types stored as two values (real, imaginary) each in a typed field."""
+_PACKED = {getattr(onnx.TensorProto, name, None) for name in ("INT4", "UINT4", "FLOAT4E2M1")} - {None}
+"""4-bit element types, stored two to a byte or to a typed value."""
 
 
 def tensor_dtype(data_type: int) -> str:
@@ -66,7 +67,7 @@ def _resolve_external(model_dir: Path, location: str, where: str) -> Path:
     if not target.is_relative_to(root):
         raise LoadError(f"{where}: external data location {location!r} resolves outside the model's folder")
     if not target.is_file():
-        raise LoadError(f"{where}: external data file {location!r} is missing")
+        raise LoadError(f"{where}: external data file {location!r} is missing or not a regular file")
     return target
 
 
@@ -79,22 +80,26 @@ def tensor_reader(
     """
     shape = declared_shape(tensor, where)
     count = math.prod(shape)
+    dtype = _numpy_dtype(tensor, where)
     dtype_name = tensor_dtype(tensor.data_type)
     if tensor.data_location == onnx.TensorProto.EXTERNAL:
         return shape, dtype_name, _external_reader(tensor, model_dir, shape, where)
+    packed = tensor.data_type in _PACKED
     if tensor.HasField("raw_data"):
-        dtype = _numpy_dtype(tensor, where)
-        if len(tensor.raw_data) != count * dtype.itemsize:
+        needed = (count + 1) // 2 if packed else count * dtype.itemsize
+        if len(tensor.raw_data) != needed:
             raise LoadError(
-                f"{where}: tensor {tensor.name!r} declares shape {list(shape)} ({count * dtype.itemsize} bytes) "
+                f"{where}: tensor {tensor.name!r} declares shape {list(shape)} ({needed} bytes) "
                 f"but stores {len(tensor.raw_data)} bytes"
             )
     else:
-        stored = max(len(getattr(tensor, name)) for name in _TYPED_FIELDS)
-        per_element = 2 if tensor.data_type in _COMPLEX else 1
-        if stored != count * per_element:
+        field = onnx.helper.tensor_dtype_to_field(tensor.data_type)
+        stored = len(getattr(tensor, field))
+        needed = (count + 1) // 2 if packed else count * (2 if tensor.data_type in _COMPLEX else 1)
+        if stored != needed:
             raise LoadError(
-                f"{where}: tensor {tensor.name!r} declares shape {list(shape)} ({count} values) but stores {stored}"
+                f"{where}: tensor {tensor.name!r} declares shape {list(shape)} ({needed} values) "
+                f"but its {field} holds {stored}"
             )
 
     def read() -> np.ndarray:

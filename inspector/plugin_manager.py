@@ -55,9 +55,14 @@ def load_model(path: str | Path, manager: pluggy.PluginManager, options: Options
         raise LoadError(f"{path}: no such file")
     if path.is_dir():
         raise LoadError(f"{path}: is a directory, not a model file")
+    if not path.is_file():
+        raise LoadError(f"{path}: not a regular file (a pipe or device is never read)")
     if not os.access(path, os.R_OK):
         raise LoadError(f"{path}: permission denied")
-    model = manager.hook.load_model(path=path, options=options)
+    try:
+        model = manager.hook.load_model(path=path, options=options)
+    except OSError as error:
+        raise LoadError(f"{path}: cannot be read ({error.strerror or error})") from None
     if model is None:
         raise UnsupportedModelError(f"{path}: not a model format any installed loader reads (ONNX, Keras)")
     if not isinstance(model, Model):
@@ -66,7 +71,11 @@ def load_model(path: str | Path, manager: pluggy.PluginManager, options: Options
 
 
 def analyze_model(model: Model, manager: pluggy.PluginManager, options: Options) -> list[Finding]:
-    """Run every analyzer; one that raises becomes an error finding naming it, and the others still run."""
+    """Run every analyzer; one that raises becomes an error finding naming it, and the others still run.
+
+    A ``LoadError`` is the file's fault, not the analyzer's (a weight whose bytes cannot be read): it propagates,
+    naming the file.
+    """
     findings: list[Finding] = list(model.notes)
     implementations = sorted(manager.hook.analyze_model.get_hookimpls(), key=lambda impl: impl.plugin_name)
     for impl in implementations:
@@ -77,6 +86,9 @@ def analyze_model(model: Model, manager: pluggy.PluginManager, options: Options)
             if not isinstance(result, list | tuple) or not all(isinstance(f, Finding) for f in result):
                 raise PluginError(f"returned {type(result).__name__}, not a list of Finding")
             findings.extend(result)
+        except LoadError as error:
+            message = str(error)
+            raise LoadError(message if model.path in message else f"{model.path}: {message}") from error
         except Exception as error:
             if options.raise_errors or raise_errors_requested():
                 raise

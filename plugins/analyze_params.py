@@ -9,6 +9,7 @@ from inspector.findings import Finding
 from inspector.hookspecs import hookimpl
 from inspector.model import ConvLayer, DenseLayer, Layer, Model
 from inspector.options import Options
+from inspector.padding import AUTO_PAD_MODES
 
 
 def _error(layer: Layer, check: str, message: str, **data: object) -> Finding:
@@ -109,6 +110,29 @@ def check_conv(layer: ConvLayer) -> list[Finding]:
     return findings
 
 
+def check_geometry(layer: ConvLayer) -> list[Finding]:
+    """Strides and dilations of at least 1, pads of at least 0, one value per spatial axis, a known ``auto_pad``."""
+    findings = []
+    for check, values, least, count in (
+        ("strides", layer.strides, 1, layer.rank),
+        ("dilations", layer.dilations, 1, layer.rank),
+        ("pads", layer.pads, 0, 2 * layer.rank),
+    ):
+        if values is None:
+            continue
+        if len(values) != count:
+            message = f"{check} {list(values)} should hold {count} values for a {layer.rank}-D conv"
+        elif min(values, default=least) < least:
+            message = f"{check} must be at least {least}, found {list(values)}"
+        else:
+            continue
+        findings.append(_error(layer, check, message, found=list(values)))
+    if layer.auto_pad.upper() not in AUTO_PAD_MODES:
+        message = f"auto_pad must be one of {', '.join(AUTO_PAD_MODES)}, found {layer.auto_pad!r}"
+        findings.append(_error(layer, "auto_pad", message, found=layer.auto_pad))
+    return findings
+
+
 def check_dense(layer: DenseLayer) -> list[Finding]:
     """A dense layer's input width and bias length against its weight."""
     findings = []
@@ -160,6 +184,7 @@ def analyze_model(model: Model, options: Options) -> list[Finding]:
     findings: list[Finding] = []
     for layer in model.layers:
         if isinstance(layer, ConvLayer):
+            findings.extend(check_geometry(layer))
             findings.extend(check_conv(layer))
         elif isinstance(layer, DenseLayer):
             findings.extend(check_dense(layer))

@@ -15,7 +15,7 @@ from pathlib import Path
 from inspector.errors import LoadError
 from inspector.findings import Finding
 from inspector.hookspecs import hookimpl
-from inspector.keras_archive import KerasFile, open_keras
+from inspector.keras_archive import KerasFile, hdf5_errors, open_keras
 from inspector.keras_config import KerasGraph, KerasShape, LayerCall, layer_tree, read_graph
 from inspector.keras_layers import build_call, common_shape, conv_family
 from inspector.keras_shapes import MERGES, SHAPE_KEEPING, class_rank
@@ -34,12 +34,13 @@ WeightLookup = Callable[[LayerKey], list[StoredWeight]]
 @hookimpl(trylast=True)
 def load_model(path: Path, options: Options) -> Model | None:
     """Read ``path`` when it is a Keras file (recognised by content)."""
-    keras_file = open_keras(path)
-    if keras_file is None:
-        if path.suffix.lower() in KERAS_SUFFIXES:
-            raise LoadError(f"{path}: not a Keras file (neither a Keras HDF5 file nor a .keras zip)")
-        return None
-    return read_keras(path, keras_file)
+    with hdf5_errors(str(path)):
+        keras_file = open_keras(path)
+        if keras_file is None:
+            if path.suffix.lower() in KERAS_SUFFIXES:
+                raise LoadError(f"{path}: not a Keras file (neither a Keras HDF5 file nor a .keras zip)")
+            return None
+        return read_keras(path, keras_file)
 
 
 def read_keras(path: Path, keras_file: KerasFile) -> Model:

@@ -11,19 +11,22 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import helper
 
 from inspector.errors import LoadError
 from inspector.findings import Finding
 from inspector.hookspecs import hookimpl
 from inspector.layouts import onnx_conv_layout
 from inspector.model import ConvLayer, DenseLayer, Layer, Model, TensorInfo, Weight
+from inspector.onnx_attributes import NodeAttributes
 from inspector.onnx_graph import GraphScope, named_subgraphs
+from inspector.onnx_strings import non_utf8_string
 from inspector.options import Options
-from inspector.padding import conv_pads, conv_transpose_pads
+from inspector.padding import AUTO_PAD_MODES, conv_pads, conv_transpose_pads
 
 CONV_OPS = {"Conv": "conv", "ConvInteger": "conv", "QLinearConv": "conv", "ConvTranspose": "conv_transpose"}
 MAX_NESTING = 64
+MAX_PROTO_BYTES = 2**31 - 1
+"""protobuf's limit for one message: larger ONNX files are not valid (big weights live in external data)."""
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _ZIP_MAGIC = b"PK"
 
@@ -46,13 +49,22 @@ def load_model(path: Path, options: Options) -> Model | None:
 
 def read_onnx(path: Path) -> Model:
     """Read an ONNX file into the common model (raises ``LoadError`` for a broken file)."""
+    size = path.stat().st_size
+    if size > MAX_PROTO_BYTES:
+        raise LoadError(f"{path}: {size:,} bytes, past protobuf's 2 GiB limit for an ONNX file")
     try:
         proto = onnx.load_model(str(path), load_external_data=False)
     except Exception as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        if "MaxDepth" in reason or isinstance(error, RecursionError):
+            reason = f"messages nested deeper than protobuf allows, control flow nested too deep? {reason}"
         raise LoadError(f"{path}: not a readable ONNX model ({reason})") from None
     if not proto.HasField("graph"):
         raise LoadError(f"{path}: ONNX file has no graph")
+    _check_nesting(proto.graph, str(path))
+    bad_string = non_utf8_string(proto)
+    if bad_string is not None:
+        raise LoadError(f"{path}: {bad_string[0]} is {bad_string[1]!r}, not UTF-8 text")
     notes: list[Finding] = []
     try:
         inferred = onnx.shape_inference.infer_shapes(proto, data_prop=True)
@@ -68,7 +80,7 @@ def read_onnx(path: Path) -> Model:
         )
     scope = GraphScope(inferred.graph, model_dir=path.parent, file_label=str(path), opsets=list(proto.opset_import))
     layers: list[Layer] = []
-    _walk(scope, prefix="", layers=layers, taken=set(), depth=0)
+    _walk(scope, prefix="", layers=layers, taken={})
     initializer_names = {tensor.name for tensor in inferred.graph.initializer}
     producer = f"{proto.producer_name} {proto.producer_version}".strip() or "unknown"
     return Model(
@@ -88,23 +100,40 @@ def read_onnx(path: Path) -> Model:
     )
 
 
-def _unique(name: str, taken: set[str]) -> str:
-    """``name``, or ``name_1``, ``name_2``… when a layer already has it."""
-    candidate, count = name, 0
+def _check_nesting(graph: onnx.GraphProto, label: str) -> None:
+    """Refuse control flow nested deeper than ``MAX_NESTING`` before anything recurses into it (shape inference)."""
+    pending = [(graph, 0)]
+    while pending:
+        current, depth = pending.pop()
+        if depth > MAX_NESTING:
+            raise LoadError(f"{label}: control flow nested deeper than {MAX_NESTING} levels")
+        pending.extend((body, depth + 1) for node in current.node for _, body in named_subgraphs(node))
+
+
+def _unique(name: str, taken: dict[str, int]) -> str:
+    """``name``, or ``name_1``, ``name_2``… when a layer already has it (``taken``: name → next suffix to try)."""
+    count = taken.get(name, 0)
+    candidate = name if count == 0 else f"{name}_{count}"
     while candidate in taken:
         count += 1
         candidate = f"{name}_{count}"
-    taken.add(candidate)
+    taken[name] = count + 1
+    taken.setdefault(candidate, 1)
     return candidate
 
 
 def topological_order(graph: onnx.GraphProto, label: str) -> list[onnx.NodeProto]:
-    """The graph's nodes in a valid order (the file's order where it is valid); a cycle is a ``LoadError``."""
+    """The graph's nodes in a valid order (the file's order where it is valid); a cycle, or a tensor two nodes
+    produce, is a ``LoadError``."""
     producer: dict[str, int] = {}
     for index, node in enumerate(graph.node):
         for output in node.output:
-            if output:
-                producer.setdefault(output, index)
+            if output and producer.setdefault(output, index) != index:
+                first = graph.node[producer[output]]
+                raise LoadError(
+                    f"{label}: tensor {output!r} is produced by two nodes, {first.name or first.op_type!r} "
+                    f"and {node.name or node.op_type!r}"
+                )
     waiting = [0] * len(graph.node)
     consumers: list[list[int]] = [[] for _ in graph.node]
     for index, node in enumerate(graph.node):
@@ -129,9 +158,7 @@ def topological_order(graph: onnx.GraphProto, label: str) -> list[onnx.NodeProto
     return order
 
 
-def _walk(scope: GraphScope, *, prefix: str, layers: list[Layer], taken: set[str], depth: int) -> None:
-    if depth > MAX_NESTING:
-        raise LoadError(f"{scope.file_label}: control flow nested deeper than {MAX_NESTING} levels at {prefix!r}")
+def _walk(scope: GraphScope, *, prefix: str, layers: list[Layer], taken: dict[str, int]) -> None:
     for index, node in enumerate(topological_order(scope.graph, scope.file_label)):
         own = node.name or (node.output[0] if node.output and node.output[0] else f"{node.op_type}_{index}")
         name = _unique(prefix + own, taken)
@@ -142,18 +169,7 @@ def _walk(scope: GraphScope, *, prefix: str, layers: list[Layer], taken: set[str
                 prefix=f"{name}/{attribute_name}/",
                 layers=layers,
                 taken=taken,
-                depth=depth + 1,
             )
-
-
-def _attributes(node: onnx.NodeProto) -> dict[str, object]:
-    values = {}
-    for attribute in node.attribute:
-        if attribute.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
-            continue
-        value = helper.get_attribute_value(attribute)
-        values[attribute.name] = value.decode() if isinstance(value, bytes) else value
-    return values
 
 
 def _input(node: onnx.NodeProto, position: int) -> str:
@@ -176,10 +192,17 @@ def _weight(scope: GraphScope, tensor: str, role: str, layout: str, *, trainable
     )
 
 
-def _dequantized(weight: Weight | None, scale: Weight | None, zero_point: Weight | None) -> Weight | None:
+def _dequantized(weight: Weight | None, scale: Weight | None, zero_point: Weight | None, where: str) -> Weight | None:
     """A ``QLinearConv`` weight as real numbers, ``(W - zero_point) * scale`` per output channel."""
     if weight is None or scale is None:
         return weight
+    channels = weight.native_shape[0] if weight.native_shape else 1
+    for part in (scale, zero_point):
+        if part is not None and part.size not in (1, channels):
+            raise LoadError(
+                f"{where}: {part.source!r} holds {part.size} values; a weight of {channels} output channels "
+                f"needs 1 or {channels}"
+            )
 
     def read() -> np.ndarray:
         integers = weight.native.astype(np.float32)
@@ -252,26 +275,32 @@ def _conv_layer(node: onnx.NodeProto, scope: GraphScope, common: dict) -> ConvLa
             weight,
             _weight(scope, _input(node, 4), "w_scale", "O"),
             _weight(scope, _input(node, 5), "w_zero_point", "O"),
+            scope.file_label,
         )
-    attributes = _attributes(node)
-    groups = int(attributes.get("group", 1))
-    kernel_shape = tuple(int(k) for k in attributes.get("kernel_shape", weight_shape[2:]))
-    strides = tuple(int(s) for s in attributes.get("strides", (1,) * rank))
-    dilations = tuple(int(d) for d in attributes.get("dilations", (1,) * rank))
-    output_padding = tuple(int(p) for p in attributes.get("output_padding", (0,) * rank))
-    auto_pad = str(attributes.get("auto_pad", "NOTSET")) or "NOTSET"
+    attributes = NodeAttributes(node, scope.file_label)
+    groups = attributes.integer("group", 1)
+    kernel_shape = attributes.integers("kernel_shape", weight_shape[2:])
+    strides = attributes.integers("strides", (1,) * rank)
+    dilations = attributes.integers("dilations", (1,) * rank)
+    output_padding = attributes.integers("output_padding", (0,) * rank)
+    auto_pad = attributes.text("auto_pad", "NOTSET") or "NOTSET"
     input_shape = common["input_shape"]
     spatial = tuple(input_shape[2:]) if input_shape is not None and len(input_shape) == rank + 2 else None
     known_spatial = spatial if spatial is not None and all(isinstance(d, int) for d in spatial) else None
-    pads: tuple[int, ...] | None = tuple(int(p) for p in attributes.get("pads", (0,) * (2 * rank)))
-    output_shape_attr = attributes.get("output_shape")
-    if auto_pad != "NOTSET" or (kind == "conv_transpose" and output_shape_attr is not None):
-        if known_spatial is None:
-            pads = None
+    pads: tuple[int, ...] | None = attributes.integers("pads", (0,) * (2 * rank))
+    target = attributes.integers("output_shape", ())[-rank:] if "output_shape" in attributes else None
+    if auto_pad != "NOTSET" or (kind == "conv_transpose" and target is not None):
+        geometry = (kernel_shape, strides, dilations, output_padding, *([] if target is None else [target]))
+        if (
+            known_spatial is None
+            or auto_pad.upper() not in AUTO_PAD_MODES
+            or any(len(values) != rank for values in geometry)
+            or min(strides + dilations) < 1
+        ):
+            pads = None  # unknown, or not computable: the parameter check names what is wrong
         elif kind == "conv":
             pads = conv_pads(auto_pad, known_spatial, kernel_shape, strides, dilations)
         else:
-            target = tuple(int(s) for s in output_shape_attr)[-rank:] if output_shape_attr is not None else None
             pads = conv_transpose_pads(
                 auto_pad, known_spatial, kernel_shape, strides, dilations, output_padding, target
             )
@@ -303,11 +332,10 @@ def _conv_layer(node: onnx.NodeProto, scope: GraphScope, common: dict) -> ConvLa
 
 
 def _dense_layer(node: onnx.NodeProto, scope: GraphScope, common: dict) -> DenseLayer | None:
-    attributes = _attributes(node)
     weight_name = _input(node, 1)
     if not scope.is_constant(weight_name):
         return None
-    transposed = node.op_type == "Gemm" and int(attributes.get("transB", 0)) == 1
+    transposed = node.op_type == "Gemm" and NodeAttributes(node, scope.file_label).integer("transB", 0) == 1
     weight = _weight(scope, weight_name, "W", "OI" if transposed else "IO")
     if weight is None or len(weight.native_shape) != 2:
         return None

@@ -1,0 +1,242 @@
+"""Keras ``model_config`` documents that lie: not JSON, the wrong types, missing keys, references to layers that
+do not exist, cycles, impossible conv and pooling arguments, and structures deep or long enough to hurt."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from tests.hostile.case import Case, case
+from tests.hostile.keras_build import Edit, functional_file, layer, put, replace, sequential_file
+from tests.hostile.outcome import CHECK_FAILS, LOAD_ERROR, OK, OK_WITH_WARNING
+
+ANY_REPORT = frozenset({CHECK_FAILS, OK, OK_WITH_WARNING})
+
+
+def _raw_config(text: str | bytes):
+    """The functional model with ``model_config`` replaced by ``text`` as stored."""
+
+    def build(folder: Path) -> Path:
+        path = functional_file(folder)
+        with h5py.File(path, "a") as handle:
+            handle.attrs["model_config"] = np.bytes_(text) if isinstance(text, bytes) else text
+        return path
+
+    return build
+
+
+def _sequential(name: str, edit: Edit, expected, match: str = "") -> Case:
+    return case(f"keras/config/{name}", lambda folder: sequential_file(folder, edit), expected, match)
+
+
+def _functional(name: str, edit: Edit, expected, match: str = "") -> Case:
+    return case(f"keras/config/{name}", lambda folder: functional_file(folder, edit), expected, match)
+
+
+def _drop(key: str) -> Edit:
+    return lambda config: config.pop(key)
+
+
+def _set_root(key: str, value: object) -> Edit:
+    return lambda config: config.__setitem__(key, value)
+
+
+def _set_layers(value: object) -> Edit:
+    return lambda config: config["config"].__setitem__("layers", value)
+
+
+def _append_layer(entry: object) -> Edit:
+    return lambda config: config["config"]["layers"].append(entry)
+
+
+def _nested_sequential(depth: int) -> Edit:
+    def edit(config: dict) -> None:
+        inner = {
+            "class_name": "Sequential",
+            "config": {"name": "inner0", "layers": [{"class_name": "ReLU", "config": {"name": "r"}}]},
+        }
+        for level in range(1, depth):
+            inner = {"class_name": "Sequential", "config": {"name": f"inner{level}", "layers": [inner]}}
+        config["config"]["layers"].append(inner)
+
+    return edit
+
+
+def _deep_keras3_args(depth: int):
+    """The Add layer's Keras 3 inbound node with its tensor buried ``depth`` lists deep (written as text: the json
+    module would refuse to write it)."""
+
+    def build(folder: Path) -> Path:
+        path = functional_file(folder, replace("add", "inbound_nodes", "DEEP"))
+        tensor = '{"class_name": "__keras_tensor__", "config": {"keras_history": ["conv", 0, 0]}}'
+        deep = '[{"args": ' + "[" * depth + tensor + "]" * depth + "}]"
+        with h5py.File(path, "a") as handle:
+            handle.attrs["model_config"] = handle.attrs["model_config"].replace('"DEEP"', deep)
+        return path
+
+    return build
+
+
+def _cycle(config: dict) -> None:
+    layer(config, "conv")["inbound_nodes"] = [[["add", 0, 0, {}]]]
+
+
+def _long_chain_reversed(length: int) -> Edit:
+    """``length`` ReLU layers in a chain, listed last first (each pass of a naive resolver frees one)."""
+
+    def edit(config: dict) -> None:
+        names = ["add", *(f"relu{i}" for i in range(length))]
+        chain = [
+            {"class_name": "ReLU", "name": b, "config": {"name": b}, "inbound_nodes": [[[a, 0, 0, {}]]]}
+            for a, b in itertools.pairwise(names)
+        ]
+        config["config"]["layers"].extend(reversed(chain))
+        config["config"]["output_layers"] = [[names[-1], 0, 0]]
+
+    return edit
+
+
+def _document_cases() -> list[Case]:
+    return [
+        case("keras/config/not-json", _raw_config("{not json"), LOAD_ERROR, "not valid JSON"),
+        case("keras/config/json-list", _raw_config("[1, 2]"), LOAD_ERROR, "not a JSON object"),
+        case("keras/config/json-number", _raw_config("5"), LOAD_ERROR, "not a JSON object"),
+        case("keras/config/json-null", _raw_config("null"), LOAD_ERROR, "not a JSON object"),
+        case("keras/config/json-string", _raw_config('"model"'), LOAD_ERROR, "not a JSON object"),
+        case("keras/config/nested-100000-deep", _raw_config("[" * 100_000), LOAD_ERROR, "not valid JSON"),
+        case("keras/config/invalid-utf8", _raw_config(b"\xff\xfe{\x80}"), LOAD_ERROR, "not valid JSON"),
+        case("keras/config/empty", _raw_config(""), LOAD_ERROR, "not valid JSON"),
+        _functional("root-class-missing", _drop("class_name"), LOAD_ERROR, "not a Sequential or Functional"),
+        _functional("root-class-number", _set_root("class_name", 7), LOAD_ERROR, "not a Sequential or Functional"),
+        _functional("root-is-a-layer", _set_root("class_name", "Conv2D"), LOAD_ERROR, "not a Sequential or Functional"),
+        _functional("root-config-missing", _drop("config"), LOAD_ERROR, "not a Sequential or Functional"),
+        _functional("root-config-text", _set_root("config", "layers"), LOAD_ERROR, "not a Sequential or Functional"),
+        _functional("layers-an-object", _set_layers({"conv": {}}), LOAD_ERROR, "not a list"),
+        _functional("layers-null", _set_layers(None), LOAD_ERROR, "not a list"),
+        _functional("layer-entry-a-number", _append_layer(3), LOAD_ERROR, "not an object"),
+        _functional("layer-entry-a-list", _append_layer(["conv"]), LOAD_ERROR, "not an object"),
+        _functional("layer-name-a-number", replace("conv", "name", 12), LOAD_ERROR, "not a string"),
+        _functional("layer-config-a-list", replace("conv", "config", [1, 2]), LOAD_ERROR, "not an object"),
+        _functional("layer-class-missing", lambda c: layer(c, "conv").pop("class_name"), LOAD_ERROR, "class_name"),
+        _functional("layer-class-a-list", replace("conv", "class_name", ["Conv2D"]), LOAD_ERROR, "class_name"),
+        _functional("inbound-nodes-text", replace("conv", "inbound_nodes", "a"), LOAD_ERROR, "inbound_nodes"),
+        _functional("inbound-node-a-number", replace("conv", "inbound_nodes", [7]), LOAD_ERROR, "inbound node"),
+        _functional(
+            "inbound-index-text", replace("conv", "inbound_nodes", [[["a", "x", 0, {}]]]), LOAD_ERROR, "malformed"
+        ),
+        _functional("inbound-reference-short", replace("conv", "inbound_nodes", [[["a"]]]), LOAD_ERROR, "malformed"),
+        _functional("inbound-keras3-history-a-number", _keras3_history("conv"), LOAD_ERROR, "never appear"),
+        case(
+            "keras/config/inbound-keras3-args-990-deep", _deep_keras3_args(990), LOAD_ERROR, "malformed|not valid JSON"
+        ),
+        _functional(
+            "input-layers-name-nothing",
+            lambda c: c["config"].__setitem__("input_layers", [["ghost", 0, 0]]),
+            LOAD_ERROR,
+            "ghost",
+        ),
+        _functional(
+            "output-layers-name-nothing",
+            lambda c: c["config"].__setitem__("output_layers", [["ghost", 0, 0]]),
+            LOAD_ERROR,
+            "ghost",
+        ),
+        _functional("output-layers-a-number", lambda c: c["config"].__setitem__("output_layers", 3), ANY_REPORT),
+        _functional("cycle", _cycle, LOAD_ERROR, "never appear"),
+        _functional(
+            "inputs-from-nowhere", replace("add", "inbound_nodes", [[["ghost", 0, 0, {}]]]), LOAD_ERROR, "ghost"
+        ),
+        _functional("chain-of-3000-listed-backwards", _long_chain_reversed(3000), OK),
+        _sequential("nested-100-deep", _nested_sequential(100), LOAD_ERROR, "more than 64 deep"),
+        _sequential(
+            "input-shape-negative", put("image", "batch_input_shape", [None, -8, 8, 2]), LOAD_ERROR, "input shape"
+        ),
+        _sequential("input-shape-text", put("image", "batch_input_shape", "8x8"), LOAD_ERROR, "input shape"),
+        _sequential(
+            "input-shape-nan", put("image", "batch_input_shape", [None, float("nan"), 8, 2]), LOAD_ERROR, "input shape"
+        ),
+        _sequential(
+            "input-shape-huge", put("image", "batch_input_shape", [None, 1 << 40, 1 << 40, 2]), CHECK_FAILS, "features"
+        ),
+    ]
+
+
+def _keras3_history(name: str) -> Edit:
+    node = {"args": [{"class_name": "__keras_tensor__", "config": {"shape": [None, 6, 6, 2], "keras_history": 5}}]}
+    return replace(name, "inbound_nodes", [node])
+
+
+def _layer_cases() -> list[Case]:
+    return [
+        _sequential("kernel-size-text", put("conv", "kernel_size", "3"), LOAD_ERROR, "kernel_size"),
+        _sequential("kernel-size-wrong-rank", put("conv", "kernel_size", [3]), LOAD_ERROR, "kernel_size"),
+        _sequential("kernel-size-contradicts-weight", put("conv", "kernel_size", [5, 5]), CHECK_FAILS, "kernel"),
+        _sequential("strides-zero", put("conv", "strides", [0, 0]), CHECK_FAILS, "strides"),
+        _sequential("strides-negative", put("conv", "strides", [-1, 2]), CHECK_FAILS, "strides"),
+        _sequential("strides-bool", put("conv", "strides", [True, True]), LOAD_ERROR, "strides"),
+        _sequential("dilation-zero", put("conv", "dilation_rate", 0), CHECK_FAILS, "dilations"),
+        _sequential("padding-unknown", put("conv", "padding", "sometimes"), LOAD_ERROR, "padding"),
+        _sequential("padding-a-list", put("conv", "padding", ["same"]), LOAD_ERROR, "padding"),
+        _sequential("groups-zero", put("conv", "groups", 0), CHECK_FAILS, "group"),
+        _sequential("groups-text", put("conv", "groups", "x"), LOAD_ERROR, "groups"),
+        _sequential("groups-null", put("conv", "groups", None), LOAD_ERROR, "groups"),
+        _sequential("activation-an-object", put("conv", "activation", {"class_name": "Evil"}), ANY_REPORT),
+        _sequential("pool-size-zero", put("pool", "pool_size", [0, 0]), ANY_REPORT),
+        _sequential("pool-strides-zero", put("pool", "strides", [0, 0]), ANY_REPORT),
+        _sequential("pool-strides-negative", put("pool", "strides", [-2, -2]), ANY_REPORT),
+        _sequential("pool-size-text", put("pool", "pool_size", "big"), LOAD_ERROR, "pool_size"),
+        _sequential("data-format-unknown", put("conv", "data_format", "diagonal"), ANY_REPORT),
+        _sequential("trainable-text", put("conv", "trainable", "sometimes"), OK),
+        _sequential(
+            "reshape-target-text",
+            _replace_pool({"class_name": "Reshape", "config": {"name": "pool", "target_shape": 5}}),
+            LOAD_ERROR,
+            "Reshape",
+        ),
+        _sequential(
+            "reshape-two-unknowns",
+            _replace_pool({"class_name": "Reshape", "config": {"name": "pool", "target_shape": [-1, -1]}}),
+            ANY_REPORT,
+        ),
+        _sequential(
+            "zero-padding-garbage",
+            _replace_pool({"class_name": "ZeroPadding2D", "config": {"name": "pool", "padding": [[1], "x"]}}),
+            LOAD_ERROR,
+            "padding",
+        ),
+        _sequential(
+            "cropping-past-the-edge",
+            _replace_pool({"class_name": "Cropping2D", "config": {"name": "pool", "cropping": 50}}),
+            ANY_REPORT,
+        ),
+        _sequential(
+            "upsampling-size-zero",
+            _replace_pool({"class_name": "UpSampling2D", "config": {"name": "pool", "size": 0}}),
+            ANY_REPORT,
+        ),
+        _sequential(
+            "concatenate-axis-text",
+            _replace_pool({"class_name": "Concatenate", "config": {"name": "pool", "axis": "x"}}),
+            LOAD_ERROR,
+            "axis|invalid literal",
+        ),
+        _sequential(
+            "unknown-class", replace("pool", "class_name", "evil>Backdoor"), OK_WITH_WARNING, "not interpreted"
+        ),
+    ]
+
+
+def _replace_pool(entry: dict) -> Edit:
+    def edit(config: dict) -> None:
+        layers = config["config"]["layers"]
+        layers[2] = entry
+
+    return edit
+
+
+def cases() -> list[Case]:
+    """Every model_config case."""
+    return [*_document_cases(), *_layer_cases()]

@@ -1,0 +1,244 @@
+"""ONNX tensors that lie: external data leaving the folder or shorter than declared, dims claiming terabytes,
+and constants whose computation would be huge, deep or impossible."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+
+import numpy as np
+from onnx import TensorProto, helper, numpy_helper
+
+from tests.hostile.case import Case, case
+from tests.hostile.onnx_build import conv_file, external, graph_file, weight, with_dims
+from tests.hostile.outcome import CHECK_FAILS, LOAD_ERROR, OK, OK_WITH_WARNING
+
+TERA = [1 << 20, 1 << 20, 3, 3]
+"""Dims of a float32 weight of 36 TiB."""
+WEIGHT_BYTES = 4 * 2 * 3 * 3 * 4
+
+
+def _outside(folder: Path, size: int = WEIGHT_BYTES) -> Path:
+    """A file beside the model's folder, which no model may read."""
+    path = folder.parent / "outside.bin"
+    path.write_bytes(np.ones(size // 4, "<f4").tobytes())
+    return path
+
+
+def _external_case(location: str, prepare=None, **fields: str):
+    def build(folder: Path) -> Path:
+        _outside(folder)
+        if prepare is not None:
+            prepare(folder)
+        return conv_file(folder, w=external(weight(), location, **fields))
+
+    return build
+
+
+def _link(name: str, target: str):
+    def prepare(folder: Path) -> None:
+        (folder / name).symlink_to(folder.parent / "outside.bin" if target == "outside" else target)
+
+    return prepare
+
+
+def _link_folder(folder: Path) -> None:
+    outside = folder.parent / "elsewhere"
+    outside.mkdir()
+    (outside / "w.bin").write_bytes(b"\0" * WEIGHT_BYTES)
+    (folder / "sub").symlink_to(outside)
+
+
+def _inside(size: int):
+    def prepare(folder: Path) -> None:
+        (folder / "w.bin").write_bytes(np.arange(1, size // 4 + 1, dtype="<f4").tobytes())
+
+    return prepare
+
+
+def _fifo(folder: Path) -> None:
+    os.mkfifo(folder / "pipe.bin")
+
+
+def _subfolder(folder: Path) -> None:
+    (folder / "sub").mkdir()
+
+
+def _external_cases() -> list[Case]:
+    escapes = {
+        "dotdot": ("../outside.bin", None, "leaves the model's folder"),
+        "dotdot-nested": ("sub/../../outside.bin", _subfolder, "leaves the model's folder"),
+        "backslash": ("..\\outside.bin", None, "leaves the model's folder"),
+        "absolute-dev-zero": ("/dev/zero", None, "absolute"),
+        "symlink-file": ("link.bin", _link("link.bin", "outside"), "resolves outside"),
+        "symlink-folder": ("sub/w.bin", _link_folder, "resolves outside"),
+        "symlink-dev-zero": ("zero.bin", _link("zero.bin", "/dev/zero"), "resolves outside"),
+        "fifo": ("pipe.bin", _fifo, "not a regular file"),
+        "folder": ("sub", _subfolder, "not a regular file"),
+        "missing": ("nothing.bin", None, "missing"),
+        "empty-location": ("", None, "has no location"),
+    }
+    cases = [
+        case(f"onnx/external/{name}", _external_case(location, prepare), LOAD_ERROR, match)
+        for name, (location, prepare, match) in escapes.items()
+    ]
+    cases.append(case("onnx/external/absolute", _absolute, LOAD_ERROR, "absolute"))
+    lengths = {
+        "shorter-than-declared": ({"length": str(WEIGHT_BYTES)}, WEIGHT_BYTES // 2, "claims bytes"),
+        "file-shorter-than-shape": ({}, WEIGHT_BYTES // 2, "holds 144 bytes"),
+        "negative-offset": ({"offset": "-8"}, WEIGHT_BYTES, "claims bytes"),
+        "huge-offset": ({"offset": str(1 << 70)}, WEIGHT_BYTES, "claims bytes"),
+        "bad-offset": ({"offset": "eight"}, WEIGHT_BYTES, "bad offset"),
+        "negative-length": ({"length": "-1"}, WEIGHT_BYTES, "claims bytes"),
+    }
+    cases += [
+        case(f"onnx/external/{name}", _external_case("w.bin", _inside(size), **fields), LOAD_ERROR, match)
+        for name, (fields, size, match) in lengths.items()
+    ]
+    cases.append(case("onnx/external/valid", _external_case("w.bin", _inside(WEIGHT_BYTES)), OK))
+    cases.append(case("onnx/external/terabyte-dims", _external_terabytes, LOAD_ERROR, "needs"))
+    cases.append(
+        case("onnx/external/constant-node-escape", _external_constant, LOAD_ERROR, "leaves the model's folder")
+    )
+    return cases
+
+
+def _absolute(folder: Path) -> Path:
+    return conv_file(folder, w=external(weight(), str(_outside(folder))))
+
+
+def _external_terabytes(folder: Path) -> Path:
+    (folder / "w.bin").write_bytes(b"\0" * WEIGHT_BYTES)
+    return conv_file(folder, w=external(with_dims(weight(), TERA), "w.bin"))
+
+
+def _external_constant(folder: Path) -> Path:
+    _outside(folder)
+    node = helper.make_node("Constant", [], ["w"], name="w_const", value=external(weight(), "../outside.bin"))
+    return conv_file(folder, extra_nodes=[node], computed=True)
+
+
+def _constant_of_shape(shape: list[int]):
+    def build(folder: Path) -> Path:
+        dims = numpy_helper.from_array(np.array(shape, np.int64), "w_shape")
+        node = helper.make_node("ConstantOfShape", ["w_shape"], ["w"], name="w_fill")
+        return conv_file(folder, extra_nodes=[node], initializers=[dims], computed=True)
+
+    return build
+
+
+def _identity_chain(length: int):
+    def build(folder: Path) -> Path:
+        names = ["w0", *(f"w{i}" for i in range(1, length)), "w"]
+        nodes = [
+            helper.make_node("Identity", [a], [b], name=f"id{i}") for i, (a, b) in enumerate(itertools.pairwise(names))
+        ]
+        return conv_file(folder, extra_nodes=nodes, initializers=[weight(name="w0")], computed=True)
+
+    return build
+
+
+def _folded_external(location: str):
+    """The weight is ``Identity`` of a ``Constant`` whose value is external data at ``location``."""
+
+    def build(folder: Path) -> Path:
+        _outside(folder)
+        _inside(WEIGHT_BYTES)(folder)
+        value = helper.make_node("Constant", [], ["stored"], name="stored", value=external(weight(), location))
+        node = helper.make_node("Identity", ["stored"], ["w"], name="w_copy")
+        return conv_file(folder, extra_nodes=[value, node], computed=True)
+
+    return build
+
+
+def _folded_matmul(folder: Path) -> Path:
+    """The weight is a product of two constants: costly to compute, so not folded while loading."""
+    left = numpy_helper.from_array(np.ones((8, 9), np.float32), "left")
+    right = numpy_helper.from_array(np.ones((9, 9), np.float32), "right")
+    shape = numpy_helper.from_array(np.array([4, 2, 3, 3], np.int64), "w_shape")
+    nodes = [
+        helper.make_node("MatMul", ["left", "right"], ["product"], name="product"),
+        helper.make_node("Reshape", ["product", "w_shape"], ["w"], name="w_reshape"),
+    ]
+    return conv_file(folder, extra_nodes=nodes, initializers=[left, right, shape], computed=True)
+
+
+def _impossible_reshape(folder: Path) -> Path:
+    flat = numpy_helper.from_array(np.ones(5, np.float32), "flat")
+    shape = numpy_helper.from_array(np.array([4, 2, 3, 3], np.int64), "w_shape")
+    node = helper.make_node("Reshape", ["flat", "w_shape"], ["w"], name="w_reshape")
+    return conv_file(folder, extra_nodes=[node], initializers=[flat, shape], computed=True)
+
+
+def _qlinear_scale(folder: Path) -> Path:
+    """A QLinearConv whose per-channel weight scale has 3 values for 4 output channels."""
+    tensors = [
+        numpy_helper.from_array(np.ones((4, 2, 3, 3), np.int8), "qw"),
+        numpy_helper.from_array(np.full(3, 0.1, np.float32), "w_scale"),
+        numpy_helper.from_array(np.zeros(3, np.int8), "w_zero"),
+        numpy_helper.from_array(np.array(0.1, np.float32), "x_scale"),
+        numpy_helper.from_array(np.array(0, np.int8), "x_zero"),
+        numpy_helper.from_array(np.array(0.1, np.float32), "y_scale"),
+        numpy_helper.from_array(np.array(0, np.int8), "y_zero"),
+    ]
+    quantize = helper.make_node("QuantizeLinear", ["x", "x_scale", "x_zero"], ["xq"], name="quantize")
+    inputs = ["xq", "x_scale", "x_zero", "qw", "w_scale", "w_zero", "y_scale", "y_zero"]
+    conv = helper.make_node("QLinearConv", inputs, ["yq"], name="qconv")
+    dequantize = helper.make_node("DequantizeLinear", ["yq", "y_scale", "y_zero"], ["y"], name="dequantize")
+    return graph_file(folder, [quantize, conv, dequantize], tensors)
+
+
+def _tensor_case(name: str, tensor: TensorProto, match: str) -> Case:
+    return case(f"onnx/tensor/{name}", lambda folder: conv_file(folder, w=tensor), LOAD_ERROR, match)
+
+
+def _typed(dims: list[int], values: list[float]) -> TensorProto:
+    return with_dims(helper.make_tensor("w", TensorProto.FLOAT, [len(values)], values), dims)
+
+
+def _constant_node_terabytes(folder: Path) -> Path:
+    node = helper.make_node("Constant", [], ["w"], name="w_const", value=with_dims(weight(), TERA))
+    return conv_file(folder, extra_nodes=[node], computed=True)
+
+
+def _retyped(data_type: int) -> TensorProto:
+    tensor = weight()
+    tensor.data_type = data_type
+    return tensor
+
+
+def _values_in_the_wrong_field() -> TensorProto:
+    tensor = helper.make_tensor("w", TensorProto.FLOAT, [4, 2, 3, 3], [0.5] * 72)
+    tensor.ClearField("float_data")
+    tensor.int64_data.extend([1] * 72)
+    return tensor
+
+
+def _tensor_cases() -> list[Case]:
+    strings = helper.make_tensor("w", TensorProto.STRING, [4, 2, 3, 3], [b"x"] * 72)
+    return [
+        _tensor_case("terabyte-raw", with_dims(weight(), TERA), "declares shape"),
+        _tensor_case("terabyte-typed", _typed(TERA, [0.5] * 8), "declares shape"),
+        _tensor_case("overflowing-dims", with_dims(weight(), [1 << 62] * 4), "declares shape"),
+        _tensor_case("negative-dim", with_dims(weight(), [4, -2, 3, 3]), "negative dimension"),
+        _tensor_case("string-weight", strings, "string tensors"),
+        _tensor_case("values-in-the-wrong-field", _values_in_the_wrong_field(), "float_data holds 0"),
+        _tensor_case("unknown-element-type", _retyped(99), "not supported"),
+        _tensor_case("undefined-element-type", _retyped(TensorProto.UNDEFINED), "not supported"),
+        case("onnx/tensor/constant-node-terabytes", _constant_node_terabytes, LOAD_ERROR, "declares shape"),
+        case("onnx/folded/constant-of-shape-terabytes", _constant_of_shape(TERA), CHECK_FAILS, "params", lazy="limit"),
+        case("onnx/folded/constant-of-shape-1GiB", _constant_of_shape([1 << 23, 2, 3, 3]), LOAD_ERROR, "limit"),
+        case("onnx/folded/constant-of-shape-negative", _constant_of_shape([4, -2, 3, 3]), OK),
+        case("onnx/folded/constant-external-in-folder", _folded_external("w.bin"), OK),
+        case("onnx/folded/constant-external-escape", _folded_external("../outside.bin"), LOAD_ERROR, "leaves"),
+        case("onnx/folded/matmul-is-not-folded", _folded_matmul, OK_WITH_WARNING, "computed at run time"),
+        case("onnx/folded/identity-chain-3000", _identity_chain(3000), OK),
+        case("onnx/folded/impossible-reshape", _impossible_reshape, LOAD_ERROR, "cannot compute constant 'w'"),
+        case("onnx/qlinear/scale-per-channel-mismatch", _qlinear_scale, LOAD_ERROR, "w_scale"),
+    ]
+
+
+def cases() -> list[Case]:
+    """Every ONNX tensor and external-data case."""
+    return [*_external_cases(), *_tensor_cases()]
