@@ -130,6 +130,6 @@ def filter_matrix(layer: ConvLayer) -> np.ndarray:
         grouped = array.reshape(groups, layer.in_channels // groups, per_group_out, math.prod(layer.kernel_shape))
         matrix = grouped.transpose(0, 2, 1, 3).reshape(layer.out_channels, -1)
     else:
-        matrix = array.reshape(layer.out_channels, -1)
+        matrix = array.reshape(layer.out_channels, math.prod(layer.filter_shape))
     matrix.flags.writeable = False
     return matrix

@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from onnx import numpy_helper
+from onnx import TensorProto, helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
 import inspector
 from inspector.errors import FilterError
 from inspector.model import ConvLayer, Weight
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, save_model
 
 
 def file_arrays(path: Path) -> dict[str, np.ndarray]:
@@ -336,3 +336,15 @@ def test_a_weight_computed_at_run_time_has_no_filters():
     )
     with pytest.raises(FilterError, match="runtime: the weight is computed at run time"):
         layer.filter(0)
+
+
+def test_a_conv_with_no_filters_gives_an_empty_matrix(tmp_path):
+    path = save_model(
+        tmp_path / "empty.onnx",
+        [helper.make_node("Conv", ["x", "W"], ["y"], name="empty")],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 5, 5])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(np.zeros((0, 2, 3, 3), np.float32), "W")],
+    )
+    layer = inspector.load(path)["empty"]
+    assert layer.as_matrix().shape == (0, 18) and list(layer.filters()) == []

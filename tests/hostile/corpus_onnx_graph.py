@@ -59,7 +59,6 @@ def _attribute_cases() -> list[Case]:
             "onnx/attribute/zero-filters",
             lambda folder: conv_file(folder, w=weight((0, 2, 3, 3))),
             OK,
-            known_bug="filter_slicing.filter_matrix reshapes a weight with 0 filters by -1 (ValueError)",
         ),
         case(
             "onnx/attribute/zero-input-channels",
