@@ -7,6 +7,7 @@ list, and ``batch_input_shape`` (Keras 2) as well as ``batch_shape`` (Keras 3). 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -168,88 +169,86 @@ def read_graph(root: dict[str, Any], where: str) -> KerasGraph:
     if not is_model(root):
         raise _fail(where, f"root is a {root.get('class_name')!r}, not a Sequential or Functional model")
     try:
-        outputs = _expand(root, (), None, graph, where, 0)
+        outputs = _expand(root, _Scope(graph=graph, where=where), None)
     except (ValueError, TypeError, RecursionError) as error:
         raise _fail(where, f"is malformed ({error})") from None
     graph.outputs = outputs
     return graph
 
 
-def _expand(
-    entry: dict[str, Any],
-    path: tuple[str, ...],
-    given_inputs: list[str] | None,
-    graph: KerasGraph,
-    where: str,
-    depth: int,
-    trainable: bool = True,
-) -> list[str]:
-    if depth > MAX_NESTING:
-        raise _fail(where, f"nests models more than {MAX_NESTING} deep")
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """Where the expansion is: the graph being filled, the file, the enclosing models and their trainability."""
+
+    graph: KerasGraph
+    where: str
+    path: tuple[str, ...] = ()
+    depth: int = 0
+    trainable: bool = True
+
+    def inner(self, name: str) -> _Scope:
+        """The scope inside nested model ``name``."""
+        if self.depth >= MAX_NESTING:
+            raise _fail(self.where, f"nests models more than {MAX_NESTING} deep")
+        return dataclasses.replace(self, path=(*self.path, name), depth=self.depth + 1)
+
+
+def _expand(entry: dict[str, Any], scope: _Scope, given_inputs: list[str] | None) -> list[str]:
     class_name = entry.get("class_name", "")
-    layers, functional = _entry_layers(class_name, entry.get("config"), where)
+    layers, functional = _entry_layers(class_name, entry.get("config"), scope.where)
     config = entry.get("config")
-    trainable = trainable and (not isinstance(config, dict) or config.get("trainable", True) is not False)
+    if isinstance(config, dict) and config.get("trainable", True) is False:
+        scope = dataclasses.replace(scope, trainable=False)
     if functional:
-        return _expand_functional(
-            _dict(config, where, "config"), layers, path, given_inputs, graph, where, depth, trainable
-        )
-    return _expand_sequential(layers, path, given_inputs, graph, where, depth, trainable)
+        return _expand_functional(_dict(config, scope.where, "config"), layers, scope, given_inputs)
+    return _expand_sequential(layers, scope, given_inputs)
 
 
-def _expand_sequential(
-    layers: list[Any],
-    path: tuple[str, ...],
-    given_inputs: list[str] | None,
-    graph: KerasGraph,
-    where: str,
-    depth: int,
-    trainable: bool,
-) -> list[str]:
+def _expand_sequential(layers: list[Any], scope: _Scope, given_inputs: list[str] | None) -> list[str]:
+    where = scope.where
     entries = [_dict(layer, where, "a layer entry") for layer in layers]
     current = given_inputs
     if entries and entries[0].get("class_name") == "InputLayer":
         first, entries = entries[0], entries[1:]
         if current is None:
             config = _dict(first.get("config", {}), where, "InputLayer config")
-            current = [_model_input(graph, path, layer_name(first, where), config, where)]
+            current = [_model_input(scope, layer_name(first, where), config)]
     if current is None:
         if not entries:
             raise _fail(where, "describes a Sequential model with no layers")
         config = _dict(entries[0].get("config", {}), where, "first layer config")
-        current = [_model_input(graph, path, f"{layer_name(entries[0], where)}_input", config, where)]
+        current = [_model_input(scope, f"{layer_name(entries[0], where)}_input", config)]
     for entry in entries:
         name = layer_name(entry, where)
         if is_model(entry):
-            current = _expand(entry, (*path, name), current, graph, where, depth + 1, trainable)
+            current = _expand(entry, scope.inner(name), current)
             continue
-        _add_call(graph, entry, path, name, tuple(current), 0, (), where, trainable)
-        current = [tensor_id(path, name)]
+        _add_call(scope, entry, name, tuple(current), 0, ())
+        current = [tensor_id(scope.path, name)]
     return current
 
 
-def _model_input(graph: KerasGraph, path: tuple[str, ...], name: str, config: dict[str, Any], where: str) -> str:
-    tensor = tensor_id(path, name)
-    graph.inputs.append(ModelInput(tensor, declared_shape(config, where), dtype_name(config.get("dtype"))))
+def _model_input(scope: _Scope, name: str, config: dict[str, Any]) -> str:
+    tensor = tensor_id(scope.path, name)
+    shape = declared_shape(config, scope.where)
+    scope.graph.inputs.append(ModelInput(tensor, shape, dtype_name(config.get("dtype"))))
     return tensor
 
 
 def _add_call(
-    graph: KerasGraph,
+    scope: _Scope,
     entry: dict[str, Any],
-    path: tuple[str, ...],
     name: str,
     inputs: tuple[str, ...],
     call_index: int,
     recorded: tuple[KerasShape | None, ...],
-    where: str,
-    trainable: bool,
 ) -> None:
+    where, path = scope.where, scope.path
     config = _dict(entry.get("config", {}), where, f"config of layer {name!r}")
     class_name = entry.get("class_name")
     if not isinstance(class_name, str):
         raise _fail(where, f"layer {name!r} has no class_name")
-    graph.calls.append(
+    scope.graph.calls.append(
         LayerCall(
             layer=name,
             path=path,
@@ -258,7 +257,7 @@ def _add_call(
             inputs=inputs,
             outputs=(tensor_id(path, name, call_index),),
             call_index=call_index,
-            trainable=trainable and config.get("trainable", True) is not False,
+            trainable=scope.trainable and config.get("trainable", True) is not False,
             recorded_shapes=recorded,
         )
     )
@@ -323,15 +322,9 @@ def _skipped_first_node(entry: dict[str, Any]) -> int:
 
 
 def _expand_functional(
-    config: dict[str, Any],
-    layers: list[Any],
-    path: tuple[str, ...],
-    given_inputs: list[str] | None,
-    graph: KerasGraph,
-    where: str,
-    depth: int,
-    trainable: bool,
+    config: dict[str, Any], layers: list[Any], scope: _Scope, given_inputs: list[str] | None
 ) -> list[str]:
+    where, path = scope.where, scope.path
     tensors: dict[tuple[str, int, int], str] = {}
     input_refs = _references(config.get("input_layers", []))
     if given_inputs is not None and len(given_inputs) != len(input_refs):
@@ -346,7 +339,7 @@ def _expand_functional(
             tensors[reference] = given_inputs[position]
         else:
             input_config = _dict(entries[reference[0]].get("config", {}), where, "InputLayer config")
-            tensors[reference] = _model_input(graph, path, reference[0], input_config, where)
+            tensors[reference] = _model_input(scope, reference[0], input_config)
     pending = [
         (name, entry, index, call)
         for name, entry in entries.items()
@@ -358,14 +351,14 @@ def _expand_functional(
         name, entry, index, (references, shapes) = pending[item]
         inputs = [tensors[r] for r in references]
         if is_model(entry):
-            outputs = _expand(entry, (*path, name), inputs, graph, where, depth + 1, trainable)
+            outputs = _expand(entry, scope.inner(name), inputs)
             node = index + _skipped_first_node(entry)
             for position, tensor in enumerate(outputs):
                 tensors[(name, node, position)] = tensor
                 order.provide((name, node, position))
             continue
         recorded = tuple(_shape(s, where) if isinstance(s, list) else None for s in shapes)
-        _add_call(graph, entry, path, name, tuple(inputs), index, recorded, where, trainable)
+        _add_call(scope, entry, name, tuple(inputs), index, recorded)
         tensors[(name, index, 0)] = tensor_id(path, name, index)
         order.provide((name, index, 0))
     if order.stuck():
