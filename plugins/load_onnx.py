@@ -25,6 +25,8 @@ from inspector.padding import AUTO_PAD_MODES, conv_pads, conv_transpose_pads
 
 CONV_OPS = {"Conv": "conv", "ConvInteger": "conv", "QLinearConv": "conv", "ConvTranspose": "conv_transpose"}
 MAX_NESTING = 64
+LIFTED_BYTES = 64 * 1024
+"""Initializers larger than this are not handed to shape inference (see ``_infer_shapes``)."""
 MAX_PROTO_BYTES = 2**31 - 1
 """protobuf's limit for one message: larger ONNX files are not valid (big weights live in external data)."""
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -47,6 +49,32 @@ def load_model(path: Path, options: Options) -> Model | None:
     return read_onnx(path)
 
 
+def _infer_shapes(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """ONNX shape inference with data propagation, without handing it the bytes of large initializers.
+
+    Inference needs their dims and types only (values only of small shape tensors), and serializing a large model
+    for the C++ inference took most of the load time: large ``raw_data`` is lifted out and put back afterwards.
+    """
+    lifted = {}
+    for tensor in proto.graph.initializer:
+        if len(tensor.raw_data) > LIFTED_BYTES:
+            lifted[tensor.name] = tensor.raw_data
+            tensor.ClearField("raw_data")
+    try:
+        inferred = onnx.shape_inference.infer_shapes(proto, data_prop=True)
+    except Exception:
+        _put_back(proto, lifted)
+        raise
+    _put_back(inferred, lifted)
+    return inferred
+
+
+def _put_back(proto: onnx.ModelProto, lifted: dict[str, bytes]) -> None:
+    for tensor in proto.graph.initializer:
+        if tensor.name in lifted:
+            tensor.raw_data = lifted[tensor.name]
+
+
 def read_onnx(path: Path) -> Model:
     """Read an ONNX file into the common model (raises ``LoadError`` for a broken file)."""
     size = path.stat().st_size
@@ -67,7 +95,7 @@ def read_onnx(path: Path) -> Model:
         raise LoadError(f"{path}: {bad_string[0]} is {bad_string[1]!r}, not UTF-8 text")
     notes: list[Finding] = []
     try:
-        inferred = onnx.shape_inference.infer_shapes(proto, data_prop=True)
+        inferred = _infer_shapes(proto)
     except Exception as error:
         inferred = proto
         notes.append(

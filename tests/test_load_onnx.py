@@ -227,3 +227,17 @@ def test_duplicate_node_names_get_unique_layer_names(tmp_path, load):
     model = load(path)
     assert [layer.name for layer in model.layers] == ["conv", "conv_1"]
     assert model.total_params == 1  # one shared weight
+
+
+def test_large_initializers_keep_their_values_and_shapes_through_shape_inference(tmp_path):
+    weight = np.random.default_rng(3).standard_normal((64, 32, 3, 3)).astype(np.float32)  # 73 KiB: lifted out
+    path = save_model(
+        tmp_path / "large.onnx",
+        [helper.make_node("Conv", ["x", "W"], ["y"], name="conv"), helper.make_node("Relu", ["y"], ["z"])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 32, 10, 10])],
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(weight, "W")],
+    )
+    model = inspector.load(path)
+    assert model["conv"].output_shape == (1, 64, 8, 8) and model.layers[1].output_shape == (1, 64, 8, 8)
+    np.testing.assert_array_equal(model["conv"].weight.array, weight)
