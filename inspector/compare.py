@@ -1,12 +1,10 @@
 """Comparing a layer's output from onnxruntime with the NumPy engine's, down to the output channel.
 
 An element passes when ``|actual - expected| <= atol + rtol * |expected|``.  The default ``atol`` is not one
-number but one per element, scaled by what the element accumulated: ``4 * eps * (conv(|x|, |w|) + |b|)``, the
-``magnitude`` the engine computes (:func:`inspector.numpy_conv.conv_magnitude`), with ``eps`` that of the
-output dtype.  A float32 dot product of length K carries rounding error of order ``K * eps * sum|x * w|`` at
-worst and far less in practice; measured float32 engine against onnxruntime differences stay under
-``3 * eps * magnitude`` (DESIGN.md), so a correct 3×3×512 conv passes while one wrong filter is off by the size
-of its values.  The default ``rtol`` is 0.  Integer (quantized) outputs compare exactly by default.
+number but one per element: what rounding can explain for that element, from the bound
+:mod:`inspector.rounding` derives (``rule`` ``"probabilistic"`` or ``"worst-case"``).  The default ``rtol`` is 0.
+Integer (quantized) outputs compare exactly by default.  Differences are taken in float64, where the engine's
+reference is computed.
 """
 
 from __future__ import annotations
@@ -17,19 +15,19 @@ from typing import Literal
 import numpy as np
 
 from inspector.errors import ValidationError
+from inspector.rounding import RoundingBound
 
-ACCUMULATION_FACTOR = 4.0
 MAX_LISTED_CHANNELS = 32
 
-ToleranceRule = Literal["accumulation", "given", "exact"]
+ToleranceRule = Literal["probabilistic", "worst-case", "given", "exact"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Comparison:
     """How one output tensor of a layer compares with its reference.
 
-    ``rule`` says where ``atol`` came from: ``"given"``, ``"accumulation"`` (the per-element default; ``atol``
-    reports its largest value) or ``"exact"`` (0, integer outputs).
+    ``rule`` says where ``atol`` came from: ``"given"``, ``"probabilistic"`` or ``"worst-case"`` (the per-element
+    default, described by ``bound``; ``atol`` reports its largest value) or ``"exact"`` (0, integer outputs).
     ``worst_index`` is the element whose error is the largest fraction of its allowance (the first violation
     when the allowance is 0; ``None`` when the outputs are equal), ``worst_channel`` its output channel (axis 1);
     ``failed_channels`` lists the
@@ -49,6 +47,7 @@ class Comparison:
     elements: int
     failed_channels: tuple[int, ...]
     failed_channel_count: int
+    bound: RoundingBound | None = None
 
 
 def compare(
@@ -56,6 +55,7 @@ def compare(
     expected: np.ndarray,
     *,
     magnitude: np.ndarray | None = None,
+    bound: RoundingBound | None = None,
     atol: float | None = None,
     rtol: float | None = None,
 ) -> Comparison:
@@ -67,9 +67,9 @@ def compare(
     ----------
     actual, expected
         Arrays of one shape, ``(N, C, ...)`` so that axis 1 is the output channel.
-    magnitude
-        ``conv(|x|, |w|) + |b|`` for the accumulation-aware default ``atol``; without it (integer outputs)
-        the default ``atol`` is 0, an exact comparison.
+    magnitude, bound
+        ``conv(|x|, |w|) + |b|`` and the layer's rounding bound, for the default ``atol``; without them (integer
+        outputs) the default ``atol`` is 0, an exact comparison.
     atol, rtol
         Given tolerances; ``None`` keeps the default of each.
     """
@@ -77,8 +77,7 @@ def compare(
         raise ValidationError(f"cannot compare shapes {actual.shape} and {expected.shape}")
     if magnitude is not None and magnitude.shape != expected.shape:
         raise ValidationError(f"magnitude shape {magnitude.shape} differs from the output shape {expected.shape}")
-    float_kind = np.result_type(actual, expected).kind == "f"
-    work = np.result_type(actual, expected, np.float32) if float_kind else np.dtype(np.float64)
+    work = np.dtype(np.float64)
     a, b = actual.astype(work, copy=False), expected.astype(work, copy=False)
     error = np.abs(a - b)
     if not np.isfinite(error).all():  # equal infinities and NaN against NaN agree; anything else against NaN does not
@@ -88,10 +87,9 @@ def compare(
     if atol is not None:
         rule: ToleranceRule = "given"
         allowed = np.full(error.shape, atol, dtype=work)
-    elif magnitude is not None:
-        rule = "accumulation"
-        eps = np.finfo(expected.dtype if expected.dtype.kind == "f" else np.float32).eps
-        allowed = (ACCUMULATION_FACTOR * eps) * magnitude.astype(work, copy=False)
+    elif magnitude is not None and bound is not None:
+        rule = bound.rule
+        allowed = bound.allowed(magnitude, b)
     else:
         rule = "exact"
         allowed = np.zeros(error.shape, dtype=work)
@@ -121,4 +119,5 @@ def compare(
         elements=int(error.size),
         failed_channels=tuple(int(c) for c in channels[:MAX_LISTED_CHANNELS]),
         failed_channel_count=len(channels),
+        bound=bound if rule in ("probabilistic", "worst-case") else None,
     )

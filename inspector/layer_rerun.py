@@ -1,7 +1,8 @@
 """Re-running one conv layer with the NumPy engine on the operands onnxruntime saw.
 
-Float layers (``Conv``, ``ConvTranspose``, and every Keras conv) give the engine's float32 result and its
-error scale ``conv(|x|, |w|) + |b|`` (:mod:`inspector.compare` turns that into the default tolerance).
+Float layers (``Conv``, ``ConvTranspose``, and every Keras conv) give the engine's result summed in float64,
+its error scale ``conv(|x|, |w|) + |b|`` summed in float32 (float64 for float64 layers) and the number of
+terms each output element sums (:mod:`inspector.rounding` turns these into the default tolerance).
 
 Quantized layers are compared exactly, in integers.  ``ConvInteger`` is the engine's exact int32
 convolution.  For ``QLinearConv`` the comparison is on its requantized output, the one tensor onnxruntime
@@ -14,6 +15,7 @@ of even 1 is a real disagreement.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -36,10 +38,12 @@ OPERANDS: dict[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True, slots=True)
 class Rerun:
-    """The engine's output of a layer and, for float layers, its error scale (``None``: compare exactly)."""
+    """The engine's output of a layer and, for float layers, its error scale and the terms each element sums
+    (``magnitude`` ``None``: compare exactly)."""
 
     expected: np.ndarray
-    magnitude: np.ndarray | None
+    magnitude: np.ndarray | None = None
+    terms: int = 0
 
 
 def operand_names(layer: ConvLayer) -> tuple[str, ...]:
@@ -82,13 +86,21 @@ def rerun(layer: ConvLayer, operands: Mapping[str, np.ndarray | None], y_shape: 
         return Rerun(expected, None)
     if layer.source_op == "QLinearConv":
         return Rerun(_qlinear_conv(operands, arguments), None)
+    w, b = operands["w"], operands.get("b")
+    assert w is not None
     if layer.kind == "conv_transpose":
         function, magnitude = numpy_conv.conv_transpose, numpy_conv.conv_transpose_magnitude
+        products = w.shape[0] // layer.groups * math.prod(w.shape[2:])
     else:
         arguments.pop("output_padding", None)
         function, magnitude = numpy_conv.conv, numpy_conv.conv_magnitude
-    w, b = operands["w"], operands.get("b")
-    return Rerun(function(x, w, b, **arguments), magnitude(x, w, b, **arguments))
+        products = math.prod(w.shape[1:])
+    magnitude_dtype = np.float64 if x.dtype == np.float64 else np.float32
+    return Rerun(
+        function(x, w, b, accumulate=np.float64, **arguments),
+        magnitude(x, w, b, accumulate=magnitude_dtype, **arguments),
+        products + (b is not None),
+    )
 
 
 def _qlinear_conv(operands: Mapping[str, np.ndarray | None], arguments: dict[str, Any]) -> np.ndarray:

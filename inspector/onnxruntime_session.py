@@ -7,6 +7,7 @@ BLAS threads slow each other down twofold.  onnxruntime's own log is silenced: w
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 
@@ -36,6 +37,36 @@ def _refusal(error: Exception) -> RuntimeRefusal:
     unsupported = type(error).__name__ == "NotImplemented" or "NOT_IMPLEMENTED" in text
     text = _NODE_FAILURE.sub(lambda m: f"{m[1]} node {m[2]!r}: ", _STATUS_PREFIX.sub("", text))
     return RuntimeRefusal(text, unsupported=unsupported)
+
+
+@functools.cache
+def _kernel_types(op_type: str, providers: tuple[str, ...]) -> frozenset[str]:
+    """The input types onnxruntime's kernels of ``op_type`` take on ``providers`` (empty when it cannot say)."""
+    try:
+        from onnxruntime.capi import onnxruntime_pybind11_state as state
+
+        definitions = state.get_all_opkernel_def()
+    except (ImportError, AttributeError):
+        return frozenset()
+    return frozenset(
+        t
+        for d in definitions
+        if d.op_name == op_type and d.domain in ("", "ai.onnx") and d.provider in providers
+        for t in d.type_constraints.get("T", ())
+    )
+
+
+def accumulation_dtype(op_type: str, dtype: str, providers: Sequence[str]) -> str:
+    """The float type onnxruntime sums ``op_type`` in for ``dtype`` data on ``providers``.
+
+    float32 and float64 in themselves.  float16 and bfloat16 in themselves when a provider has such a kernel
+    (the cautious reading: it may sum in float32), else in float32: without a kernel onnxruntime inserts casts
+    to float32 around the node (its InsertCastTransformer) and rounds the result back.
+    """
+    if dtype in ("float32", "float64"):
+        return dtype
+    known = _kernel_types(op_type, tuple(providers))
+    return "float32" if known and f"tensor({dtype})" not in known else dtype
 
 
 def session_options() -> ort.SessionOptions:

@@ -29,7 +29,10 @@ _STATUS = {
 
 
 def _tolerance(c: Comparison) -> str:
-    text = {"accumulation": f"4ε·(|x|∗|w|+|b|) ≤ {c.atol:.2g}", "given": f"atol {c.atol:.2g}", "exact": "exact"}[c.rule]
+    if c.bound is not None:
+        text = f"{c.bound.describe()} ≤ {c.atol:.2g}"
+    else:
+        text = f"atol {c.atol:.2g}" if c.rule == "given" else "exact"
     return f"{text} + rtol {c.rtol:.2g}" if c.rtol else text
 
 

@@ -5,8 +5,9 @@ input and output are captured (:mod:`inspector.onnx_capture`, a bounded number o
 recomputed by the engine from that same input.  Convs in control-flow bodies, the layers of a model onnxruntime
 cannot run whole, and every conv of other formats (Keras) run standalone: the layer as a one-node ONNX model
 (:mod:`inspector.conv_export`) on a seeded input of its input shape, in onnxruntime and in the engine.
-Outputs compare under :mod:`inspector.compare`'s accumulation-aware tolerance; results are
-:mod:`inspector.validation_result` objects.
+The engine sums in float64 and outputs compare under the rounding bound of :mod:`inspector.rounding` (what
+onnxruntime's own rounding can explain, element by element); results are :mod:`inspector.validation_result`
+objects.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from inspector.errors import ValidationError
 from inspector.layer_rerun import rerun
 from inspector.model import ConvLayer, Model
 from inspector.onnx_capture import CaptureRunner, capture_targets, plan_runs
-from inspector.onnxruntime_session import RuntimeRefusal, create_session, run
+from inspector.onnxruntime_session import RuntimeRefusal, accumulation_dtype, create_session, run
+from inspector.rounding import rounding_bound
 from inspector.validation_inputs import Feeds, file_feeds, layer_rng, random_array, random_feeds
 from inspector.validation_options import ValidationOptions
 from inspector.validation_result import LayerValidation, Mode, Status, ValidationResult
@@ -89,6 +91,7 @@ class _Validation:
         self.notes: list[str] = []
         self.inputs: dict[str, object] = {"source": "random", "seed": options.seed, "file": None, "tensors": []}
         self.capture_runs = 0
+        self.providers = ("CPUExecutionProvider",)
 
     def run(self) -> ValidationResult:
         layers = self.model.conv_layers
@@ -169,8 +172,24 @@ class _Validation:
             reason = f"onnxruntime's output has shape {list(actual.shape)}, the engine's {list(engine.expected.shape)}"
             return _outcome(layer, "failed", mode, shape, reason=reason)
         atol, rtol = self.options.tolerance(layer.name)
-        comparison = compare(actual, engine.expected, magnitude=engine.magnitude, atol=atol, rtol=rtol)
+        bound = None
+        if engine.magnitude is not None:
+            bound = rounding_bound(
+                terms=engine.terms,
+                accumulation=accumulation_dtype(_runtime_op(layer), actual.dtype.name, self.providers),
+                output=actual.dtype.name,
+                magnitude_dtype=engine.magnitude.dtype.name,
+                elements=actual.size,
+                layers=len(self.model.conv_layers),
+                choice=self.options.bound,
+            )
+        comparison = compare(actual, engine.expected, magnitude=engine.magnitude, bound=bound, atol=atol, rtol=rtol)
         return _outcome(layer, "passed" if comparison.passed else "failed", mode, shape, comparison=comparison)
+
+
+def _runtime_op(layer: ConvLayer) -> str:
+    """The ONNX op onnxruntime runs for ``layer`` (a Keras layer runs as the one-node model of its kind)."""
+    return "ConvTranspose" if layer.kind == "conv_transpose" else "Conv"
 
 
 def _outcome(

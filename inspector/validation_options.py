@@ -10,6 +10,7 @@ from pathlib import Path
 
 from inspector.errors import ValidationError
 from inspector.model import Model
+from inspector.rounding import BoundChoice
 
 DEFAULT_MAX_CAPTURE_MB = 256.0
 
@@ -22,7 +23,8 @@ class ValidationOptions:
     layers they name (``None`` keeps the default: accumulation-aware ``atol``, ``rtol`` 0).  ``input_shapes``
     gives whole shapes of named inputs (symbolic dims default to 1); ``inputs`` an ``.npz`` file of arrays
     named as the model's inputs instead of random ones.  ``max_capture_mb`` bounds the activations one
-    onnxruntime run captures.
+    onnxruntime run captures.  ``bound`` chooses the default tolerance: ``"auto"`` the smaller of the worst-case
+    and the probabilistic rounding bound, ``"worst-case"`` the worst case alone (:mod:`inspector.rounding`).
     """
 
     seed: int = 0
@@ -33,12 +35,15 @@ class ValidationOptions:
     rtol: float | None = None
     layer_atol: Mapping[str, float] = field(default_factory=dict)
     layer_rtol: Mapping[str, float] = field(default_factory=dict)
+    bound: BoundChoice = "auto"
 
     def __post_init__(self) -> None:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValidationError(f"seed must be a non-negative integer, got {self.seed!r}")
         if not (isinstance(self.max_capture_mb, int | float) and self.max_capture_mb > 0):
             raise ValidationError(f"max_capture_mb must be a positive number, got {self.max_capture_mb!r}")
+        if self.bound not in ("auto", "worst-case"):
+            raise ValidationError(f"bound must be 'auto' or 'worst-case', got {self.bound!r}")
         if self.inputs is not None and self.input_shapes:
             raise ValidationError("give input shapes or an inputs file, not both: the file's arrays have shapes")
         tolerances = {"atol": self.atol, "rtol": self.rtol}

@@ -83,6 +83,7 @@ class LayerValidation:
             "atol": None if c is None else _number(c.atol),
             "rtol": None if c is None else c.rtol,
             "tolerance": None if c is None else c.rule,
+            "bound": None if c is None or c.bound is None else c.bound.to_dict(),
             "worst_index": None if c is None or c.worst_index is None else list(c.worst_index),
             "worst_channel": None if c is None else c.worst_channel,
             "failed_channels": None if c is None else list(c.failed_channels),
