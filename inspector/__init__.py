@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
 
 import pluggy
@@ -22,6 +24,7 @@ from inspector.errors import (
 )
 from inspector.findings import Finding
 from inspector.hookspecs import hookimpl
+from inspector.input_shapes import check_input_names
 from inspector.model import ConvLayer, DenseLayer, Layer, Model, TensorInfo, Weight
 from inspector.options import Options
 from inspector.plugin_manager import analyze_model, get_plugin_manager, load_model
@@ -59,7 +62,11 @@ __all__ = [
 
 
 def load(
-    path: str | Path, *, plugin_manager: pluggy.PluginManager | None = None, options: Options | None = None
+    path: str | Path,
+    *,
+    input_shapes: Mapping[str, tuple[int, ...]] | None = None,
+    plugin_manager: pluggy.PluginManager | None = None,
+    options: Options | None = None,
 ) -> Model:
     """Read a model file (ONNX, Keras) into the common model.
 
@@ -67,6 +74,9 @@ def load(
     ----------
     path
         The model file.
+    input_shapes
+        Sizes for input dims the file leaves open, by input name (``{"x": (1, 3, 640, 640)}``, in the file's own
+        layout); layer shapes and MACs follow them.  Each name must be an input of the model.
     plugin_manager
         A manager from ``get_plugin_manager()``; a new one by default.
     options
@@ -75,10 +85,17 @@ def load(
     Raises
     ------
     InspectorError
-        ``LoadError`` for a missing or broken file, ``UnsupportedModelError`` when no loader reads it.
+        ``LoadError`` for a missing or broken file, ``UnsupportedModelError`` when no loader reads it,
+        ``ValidationError`` for an input shape that names no input or contradicts a dim the file fixes.
     """
     manager = plugin_manager or get_plugin_manager()
-    return load_model(path, manager, options or Options())
+    chosen = options or Options()
+    if input_shapes:
+        chosen = dataclasses.replace(chosen, input_shapes=dict(input_shapes))
+    model = load_model(path, manager, chosen)
+    if input_shapes:
+        check_input_names(input_shapes, model.inputs, model.path)
+    return model
 
 
 def analyze(

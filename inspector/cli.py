@@ -18,6 +18,7 @@ from inspector.atomic_file import atomic_file
 from inspector.errors import FilterError, InspectorError
 from inspector.explain import explain_layer
 from inspector.export_filters import export_filters
+from inspector.input_shapes import parse_input_shape
 from inspector.junit import junit_xml
 from inspector.model import ConvLayer, Model
 from inspector.options import Options
@@ -55,6 +56,14 @@ def _parser() -> argparse.ArgumentParser:
         "--export-filters",
         metavar="FILE.npz",
         help="write every conv layer's canonical weight and bias to FILE.npz (keys <layer>/weight, <layer>/bias)",
+    )
+    parser.add_argument(
+        "--input-shape",
+        action="append",
+        default=[],
+        metavar="NAME:DIMS",
+        help="sizes of a model input's open dims (-1, 0 or symbolic in the file), e.g. image:1x3x224x224; shapes, "
+        "MACs and validation follow them (an open batch dim is 1 by default); repeatable",
     )
     parser.add_argument("--format", choices=("text", "json"), default="text", help="report format (default text)")
     parser.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
@@ -172,8 +181,9 @@ def run_inspect(argv: Sequence[str]) -> int:
     filters = [_filter_spec(spec) for spec in arguments.filter]
     if arguments.export_filters is not None and len(arguments.models) > 1:
         raise UsageError("--export-filters writes the filters of one model; give one MODEL")
-    validation = validation_options(arguments)
-    options = Options(raise_errors=raise_errors_requested())
+    input_shapes = dict(parse_input_shape(text) for text in arguments.input_shape)
+    validation = validation_options(arguments, input_shapes)
+    options = Options(raise_errors=raise_errors_requested(), input_shapes=input_shapes)
     manager = get_plugin_manager()
     reports: list[Report] = []
     worst = EXIT_OK
@@ -192,6 +202,9 @@ def run_inspect(argv: Sequence[str]) -> int:
             _check_filter(report.model, name, channel)
         reports.append(report)
         worst = max(worst, report.exit_code)
+    unmatched = sorted(set(input_shapes) - {t.name for report in reports for t in report.model.inputs})
+    if reports and unmatched:
+        raise UsageError(f"--input-shape names {unmatched[0]!r}, which is no input of the models given")
     if reports and validation is not None:
         reports = validate_reports(reports, validation)
         worst = max([worst, *(report.exit_code for report in reports)])

@@ -8,10 +8,13 @@ runs in onnxruntime exactly as the tool understood it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import onnx
 from onnx import helper, numpy_helper
 
 from inspector.errors import ValidationError
+from inspector.input_shapes import DEFAULT_BATCH, is_fixed
 from inspector.model import ConvLayer
 
 IR_VERSION = 8
@@ -24,11 +27,19 @@ class NotExportable(ValidationError):
     """The common model lacks something a standalone layer needs; the message says what."""
 
 
-def standalone_input_shape(layer: ConvLayer) -> tuple[int, ...]:
+@dataclass(frozen=True, slots=True)
+class StandaloneShape:
+    """The input shape a layer runs at on its own; ``made_up`` when a spatial size is a placeholder."""
+
+    dims: tuple[int, ...]
+    made_up: bool
+
+
+def standalone_input_shape(layer: ConvLayer) -> StandaloneShape:
     """The layer's channels-first input shape, with a batch of 1 where the batch is not a number.
 
-    A dim the file does not record (after a Keras ``Lambda`` layer) is made up: the channels from the layer,
-    a spatial size the dilated kernel fits with a stride to spare, at least 8.
+    A dim the file does not fix (after a Keras ``Lambda`` layer, or a size left open) is made up: the channels
+    from the layer, a spatial size the dilated kernel fits with a stride to spare, at least 8.
     """
     if layer.strides is None or layer.dilations is None:
         raise NotExportable("the file does not record its strides and dilations")
@@ -38,10 +49,10 @@ def standalone_input_shape(layer: ConvLayer) -> tuple[int, ...]:
     fitting = [
         max(8, (k - 1) * d + 1 + s) for k, s, d in zip(layer.kernel_shape, layer.strides, layer.dilations, strict=True)
     ]
-    batch = shape[0] if isinstance(shape[0], int) else 1
-    channels = shape[1] if isinstance(shape[1], int) else layer.in_channels
-    spatial = [d if isinstance(d, int) else made_up for d, made_up in zip(shape[2:], fitting, strict=True)]
-    return (batch, channels, *spatial)
+    batch = shape[0] if is_fixed(shape[0]) else DEFAULT_BATCH
+    channels = shape[1] if is_fixed(shape[1]) else layer.in_channels
+    spatial = [d if is_fixed(d) else made_up for d, made_up in zip(shape[2:], fitting, strict=True)]
+    return StandaloneShape((batch, channels, *spatial), not all(is_fixed(d) for d in shape[2:]))  # type: ignore[arg-type]
 
 
 def conv_layer_model(layer: ConvLayer) -> onnx.ModelProto:
@@ -72,7 +83,7 @@ def conv_layer_model(layer: ConvLayer) -> onnx.ModelProto:
     graph = helper.make_graph(
         [helper.make_node(op, inputs, [OUTPUT], name=layer.name, **attributes)],
         "standalone_layer",
-        [helper.make_tensor_value_info(INPUT, elem_type, list(standalone_input_shape(layer)))],
+        [helper.make_tensor_value_info(INPUT, elem_type, list(standalone_input_shape(layer).dims))],
         [helper.make_tensor_value_info(OUTPUT, elem_type, None)],
         initializer=initializers,
     )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -10,7 +11,9 @@ class Options:
     """Settings shared by loaders and analyzers.
 
     ``raise_errors`` makes a raising analyzer propagate instead of becoming an error finding (tests, and
-    ``INSPECTOR_RAISE_ERRORS=1``).
+    ``INSPECTOR_RAISE_ERRORS=1``).  ``input_shapes`` sets model input dims the file leaves open
+    (``--input-shape``, :mod:`inspector.input_shapes`); loaders apply those that name their model's inputs.
     """
 
     raise_errors: bool = False
+    input_shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)

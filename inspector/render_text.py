@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from inspector.explain import dims, explain_layer, filters_summary
+from inspector.input_shapes import is_fixed
 from inspector.model import ConvLayer, DenseLayer, Layer
 from inspector.render_filters import filter_lines, render_stats
 from inspector.render_validation import render_validation
@@ -37,6 +38,13 @@ def make_console(stream: TextIO, *, terminal: bool | None = None) -> Console:
 
 def _number(value: int | None) -> str:
     return "" if value is None else f"{value:,}"
+
+
+def _macs(layer: Layer) -> str:
+    """A layer's MACs; ``?`` for a conv or dense layer whose shapes the file leaves open."""
+    if layer.macs is None:
+        return "?" if isinstance(layer, ConvLayer | DenseLayer) else ""
+    return f"{layer.macs:,}"
 
 
 def _params_cell(layer: Layer, failed: bool) -> Text:
@@ -62,7 +70,7 @@ def _row(layer: Layer, failed: bool, params_failed: bool) -> list[Text | str]:
             str(layer.groups),
             filters_summary(layer),
             _params_cell(layer, params_failed),
-            _number(layer.macs),
+            _macs(layer),
         ]
     filters = f"{layer.out_features} × ({layer.in_features})" if isinstance(layer, DenseLayer) else ""
     return [
@@ -76,7 +84,7 @@ def _row(layer: Layer, failed: bool, params_failed: bool) -> list[Text | str]:
         "",
         filters,
         _params_cell(layer, params_failed),
-        _number(layer.macs),
+        _macs(layer),
     ]
 
 
@@ -98,11 +106,17 @@ def totals_line(report: Report) -> str:
     """``Total params 18,816 (trainable 18,816, non-trainable 0) · 2 conv layers · MACs 10,811,520 per sample``."""
     model = report.model
     macs = [layer.macs for layer in model.layers if layer.macs is not None]
+    open_size = sum(1 for layer in model.layers if _macs(layer) == "?")
     text = (
         f"Total params {model.total_params:,} (trainable {model.trainable_params:,}, "
         f"non-trainable {model.non_trainable_params:,}) · {len(model.conv_layers)} conv layers"
     )
-    if macs:
+    if open_size:
+        inputs_open = any(not all(is_fixed(d) for d in (t.shape or ("?",))[1:]) for t in model.inputs)
+        hint = "; give the input's open dims with --input-shape" if inputs_open else ""
+        layers = f"{open_size} layer{'s' if open_size != 1 else ''}"
+        text += f" · MACs at least {sum(macs):,} per sample ({layers} of unknown size{hint})"
+    elif macs:
         text += f" · MACs {sum(macs):,} per sample"
     return text
 

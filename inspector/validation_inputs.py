@@ -2,13 +2,13 @@
 
 Random inputs are drawn by dtype from ``numpy.random.default_rng``: floats standard normal, int8 and uint8
 over their whole range, other integers from 0 to 15 (they are often indices or sizes), booleans fair coins.
-Symbolic dims take the user's ``--input-shape`` or 1.  A layer run on its own gets a generator seeded by the
-run's seed and its name, so its input does not depend on which other layers run.
+Open dims take the user's ``--input-shape``, or 1 for the batch (:mod:`inspector.input_shapes`).  A layer run
+on its own gets a generator seeded by the run's seed and its name, so its input does not depend on which other
+layers run.
 """
 
 from __future__ import annotations
 
-import re
 import zipfile
 import zlib
 from collections.abc import Mapping
@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 
 from inspector.errors import ValidationError
+from inspector.input_shapes import check_input_names, checked_shape, runnable_shape
 from inspector.model import Model, Shape
 
 SMALL_INTEGER_LIMIT = 16
-_DIMS = re.compile(r"^\d+(x\d+)*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,14 +32,6 @@ class Feeds:
     arrays: Mapping[str, np.ndarray]
     symbols: Mapping[str, int]
     description: Mapping[str, Any] = field(default_factory=dict)
-
-
-def parse_input_shape(text: str) -> tuple[str, tuple[int, ...]]:
-    """``"image:1x3x224x224"`` → ``("image", (1, 3, 224, 224))``."""
-    name, _, dims = text.rpartition(":")
-    if not name or not _DIMS.match(dims) or any(int(d) < 1 for d in dims.split("x")):
-        raise ValidationError(f"--input-shape {text!r}: expected NAME:DIMS with positive dims, e.g. image:1x3x224x224")
-    return name, tuple(int(d) for d in dims.split("x"))
 
 
 def layer_rng(seed: int, layer_name: str) -> np.random.Generator:
@@ -68,21 +60,6 @@ def _numpy_dtype(name: str, dtype: str) -> np.dtype:
         raise ValidationError(f"input {name!r} has dtype {dtype}, which NumPy cannot hold") from None
 
 
-def _resolved_shape(name: str, declared: Shape | None, given: tuple[int, ...] | None, origin: str) -> tuple[int, ...]:
-    """``given`` checked against the model's ``declared`` shape, or ``declared`` with 1 for symbolic dims."""
-    if given is None:
-        if declared is None:
-            raise ValidationError(f"input {name!r} has no shape in the model; give one with --input-shape {name}:DIMS")
-        return tuple(d if isinstance(d, int) else 1 for d in declared)
-    if declared is not None:
-        if len(declared) != len(given):
-            raise ValidationError(f"{origin}: {len(given)} dims given, input {name!r} has {len(declared)}")
-        for axis, (d, g) in enumerate(zip(declared, given, strict=True)):
-            if isinstance(d, int) and d != g:
-                raise ValidationError(f"{origin}: dim {axis} of input {name!r} is fixed to {d}, {g} was given")
-    return given
-
-
 def _symbols(declared: Shape | None, actual: tuple[int, ...]) -> dict[str, int]:
     if declared is None:
         return {}
@@ -95,17 +72,17 @@ def _tensor_entry(name: str, array: np.ndarray) -> dict[str, Any]:
 
 def random_feeds(model: Model, seed: int, input_shapes: Mapping[str, tuple[int, ...]]) -> Feeds:
     """Seeded random arrays for every model input, in input order."""
-    known = {t.name for t in model.inputs}
-    unknown = sorted(set(input_shapes) - known)
-    if unknown:
-        raise ValidationError(
-            f"--input-shape names {unknown[0]!r}, not an input of {model.path} (inputs: {', '.join(sorted(known))})"
-        )
+    check_input_names(input_shapes, model.inputs, model.path)
     rng = np.random.default_rng(seed)
     arrays: dict[str, np.ndarray] = {}
     symbols: dict[str, int] = {}
     for tensor in model.inputs:
-        shape = _resolved_shape(tensor.name, tensor.shape, input_shapes.get(tensor.name), "--input-shape")
+        given = input_shapes.get(tensor.name)
+        shape = (
+            runnable_shape(tensor)
+            if given is None
+            else checked_shape(tensor.name, tensor.shape, given, "--input-shape")
+        )
         arrays[tensor.name] = random_array(shape, _numpy_dtype(tensor.name, tensor.dtype), rng)
         symbols.update(_symbols(tensor.shape, shape))
     description = {
@@ -143,7 +120,7 @@ def file_feeds(model: Model, path: str | Path) -> Feeds:
         dtype = _numpy_dtype(tensor.name, tensor.dtype)
         if not np.can_cast(array.dtype, dtype, casting="same_kind"):
             raise ValidationError(f"--inputs {path}: array {tensor.name!r} is {array.dtype}, the model wants {dtype}")
-        _resolved_shape(tensor.name, tensor.shape, array.shape, f"--inputs {path}")
+        checked_shape(tensor.name, tensor.shape, array.shape, f"--inputs {path}")
         arrays[tensor.name] = np.ascontiguousarray(array, dtype=dtype)
         symbols.update(_symbols(tensor.shape, array.shape))
     description = {

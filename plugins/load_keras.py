@@ -9,12 +9,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from inspector.errors import LoadError
 from inspector.findings import Finding
 from inspector.hookspecs import hookimpl
+from inspector.input_shapes import checked_shape
 from inspector.keras_archive import KerasFile, hdf5_errors, open_keras
 from inspector.keras_config import KerasGraph, KerasShape, LayerCall, layer_tree, read_graph
 from inspector.keras_layers import build_call, common_shape, conv_family
@@ -40,15 +41,15 @@ def load_model(path: Path, options: Options) -> Model | None:
             if path.suffix.lower() in KERAS_SUFFIXES:
                 raise LoadError(f"{path}: not a Keras file (neither a Keras HDF5 file nor a .keras zip)")
             return None
-        return read_keras(path, keras_file)
+        return read_keras(path, keras_file, options.input_shapes)
 
 
-def read_keras(path: Path, keras_file: KerasFile) -> Model:
-    """The common model of an opened Keras file."""
+def read_keras(path: Path, keras_file: KerasFile, input_shapes: Mapping[str, tuple[int, ...]] | None = None) -> Model:
+    """The common model of an opened Keras file; ``input_shapes`` sets open dims of named inputs (Keras layout)."""
     where = str(path)
     if keras_file.config is None:
         return _weights_only(path, keras_file)
-    graph = read_graph(keras_file.config, where)
+    graph = _with_input_shapes(read_graph(keras_file.config, where), input_shapes or {})
     if keras_file.kind == "h5":
         lookup: WeightLookup = functools.partial(legacy_weights, legacy_table(keras_file.weights, where))
     else:
@@ -67,6 +68,26 @@ def read_keras(path: Path, keras_file: KerasFile) -> Model:
         layers=tuple(layers),
         notes=tuple(notes),
     )
+
+
+def _with_input_shapes(graph: KerasGraph, input_shapes: Mapping[str, tuple[int, ...]]) -> KerasGraph:
+    """``graph`` whose inputs named in ``input_shapes`` take those shapes (checked against the fixed dims)."""
+    inputs = []
+    for model_input in graph.inputs:
+        given = input_shapes.get(model_input.tensor)
+        if given is not None:
+            declared = None if model_input.shape is None else tuple("?" if d is None else d for d in model_input.shape)
+            checked = checked_shape(model_input.tensor, declared, given, f"--input-shape {model_input.tensor}")
+            model_input = dataclasses.replace(model_input, shape=checked)
+        inputs.append(model_input)
+    return dataclasses.replace(graph, inputs=inputs)
+
+
+def _known_dims(recorded: KerasShape | None, computed: KerasShape | None) -> KerasShape | None:
+    """The shape Keras 3 recorded for a call's input, its open dims filled from the computed shape."""
+    if recorded is None or computed is None or len(recorded) != len(computed):
+        return recorded if recorded is not None else computed
+    return tuple(r if r is not None else c for r, c in zip(recorded, computed, strict=True))
 
 
 def _stored_in(table: dict[LayerKey, list[StoredWeight]], key: LayerKey) -> list[StoredWeight]:
@@ -125,7 +146,7 @@ def _build_graph(
     for call, name in zip(graph.calls, _unique_names(graph.calls), strict=True):
         computed = [shapes.get(t) for t in call.inputs]
         recorded = list(call.recorded_shapes) + [None] * (len(computed) - len(call.recorded_shapes))
-        inputs = [r if r is not None else c for r, c in zip(recorded, computed, strict=False)]
+        inputs = [_known_dims(r, c) for r, c in zip(recorded, computed, strict=False)]
         try:
             built = build_call(call, name, lookup((*call.path, call.layer)), inputs, first)
         except (ValueError, TypeError, KeyError, IndexError) as error:

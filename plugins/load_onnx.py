@@ -7,6 +7,7 @@ its bytes (embedded, a memory-mapped external file, or a constant computed by ``
 from __future__ import annotations
 
 import heapq
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +16,11 @@ import onnx
 from inspector.errors import LoadError
 from inspector.findings import Finding
 from inspector.hookspecs import hookimpl
+from inspector.input_shapes import checked_shape
 from inspector.layouts import onnx_conv_layout
 from inspector.model import ConvLayer, DenseLayer, Layer, Model, TensorInfo, Weight
 from inspector.onnx_attributes import NodeAttributes
-from inspector.onnx_graph import GraphScope, named_subgraphs
+from inspector.onnx_graph import GraphScope, named_subgraphs, shape_of
 from inspector.onnx_strings import non_utf8_string
 from inspector.options import Options
 from inspector.padding import AUTO_PAD_MODES, conv_pads, conv_transpose_pads
@@ -46,7 +48,7 @@ def load_model(path: Path, options: Options) -> Model | None:
     """Read ``path`` when it is an ONNX file."""
     if not _looks_like_onnx(path):
         return None
-    return read_onnx(path)
+    return read_onnx(path, options.input_shapes)
 
 
 def _infer_shapes(proto: onnx.ModelProto) -> onnx.ModelProto:
@@ -75,8 +77,37 @@ def _put_back(proto: onnx.ModelProto, lifted: dict[str, bytes]) -> None:
             tensor.raw_data = lifted[tensor.name]
 
 
-def read_onnx(path: Path) -> Model:
-    """Read an ONNX file into the common model (raises ``LoadError`` for a broken file)."""
+def _open_dims(proto: onnx.ModelProto, input_shapes: Mapping[str, tuple[int, ...]]) -> None:
+    """Graph inputs get the given sizes of their open dims; ``-1`` and ``0`` dims become unknown ones.
+
+    Exporters write ``-1`` or ``0`` for "any size"; left in, shape inference would compute layer shapes from them.
+    """
+    initializers = {tensor.name for tensor in proto.graph.initializer}
+    for value in proto.graph.input:
+        if value.name in initializers or not value.type.HasField("tensor_type"):
+            continue
+        given = input_shapes.get(value.name)
+        if given is not None:
+            checked_shape(value.name, shape_of(value.type), given, f"--input-shape {value.name}")
+            shape = value.type.tensor_type.shape
+            shape.ClearField("dim")
+            for size in given:
+                shape.dim.add().dim_value = size
+            continue
+        for dim in value.type.tensor_type.shape.dim:
+            if dim.HasField("dim_value") and dim.dim_value <= 0:
+                dim.Clear()
+    for value in [*proto.graph.output, *proto.graph.value_info]:
+        for dim in value.type.tensor_type.shape.dim if value.type.HasField("tensor_type") else ():
+            if dim.HasField("dim_value") and dim.dim_value < 0:
+                dim.Clear()
+
+
+def read_onnx(path: Path, input_shapes: Mapping[str, tuple[int, ...]] | None = None) -> Model:
+    """Read an ONNX file into the common model (raises ``LoadError`` for a broken file).
+
+    ``input_shapes`` sets open dims of named graph inputs (:mod:`inspector.input_shapes`).
+    """
     size = path.stat().st_size
     if size > MAX_PROTO_BYTES:
         raise LoadError(f"{path}: {size:,} bytes, past protobuf's 2 GiB limit for an ONNX file")
@@ -93,6 +124,7 @@ def read_onnx(path: Path) -> Model:
     bad_string = non_utf8_string(proto)
     if bad_string is not None:
         raise LoadError(f"{path}: {bad_string[0]} is {bad_string[1]!r}, not UTF-8 text")
+    _open_dims(proto, input_shapes or {})
     notes: list[Finding] = []
     try:
         inferred = _infer_shapes(proto)
