@@ -23,6 +23,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="validate every conv layer of the model files at PATH (.onnx, .h5, .keras; a file or a directory, "
         "repeatable) against onnxruntime, one test per layer",
     )
+    group.addoption(
+        "--inspect-input-shape",
+        action="append",
+        default=[],
+        metavar="NAME:DIMS",
+        help="sizes of a model input's open dims, as inspect --input-shape (e.g. x:1x3x640x640); repeatable",
+    )
+    group.addoption(
+        "--inspect-provider",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="onnxruntime execution provider, in priority order (repeatable; default cpu)",
+    )
+    group.addoption(
+        "--inspect-graph-optimization",
+        choices=("disabled", "basic", "extended", "all"),
+        help="onnxruntime graph optimization level (default all)",
+    )
+    group.addoption("--inspect-threads", type=int, metavar="N", help="onnxruntime intra-op threads")
 
 
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
@@ -33,6 +53,6 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
 def pytest_configure(config: pytest.Config) -> None:
     paths = config.getoption("inspect_models")
     if paths:
-        from inspector.pytest_plugin import ModelCollection
+        from inspector.pytest_plugin import ModelCollection, collection_options
 
-        config.pluginmanager.register(ModelCollection(paths), PLUGIN_NAME)
+        config.pluginmanager.register(ModelCollection(paths, collection_options(config)), PLUGIN_NAME)

@@ -25,7 +25,7 @@ from inspector.errors import LoadError
 from inspector.layer_rerun import operand_names
 from inspector.model import ConvLayer, Shape, Weight
 from inspector.onnx_tensors import tensor_reader
-from inspector.onnxruntime_session import create_session, run
+from inspector.onnxruntime_session import Placement, RuntimeSettings, create_session, run_placed
 
 BYTES_PER_ELEMENT = 4
 """Size assumed for every captured element when planning (float32 and int32 activations)."""
@@ -120,8 +120,9 @@ class CaptureRunner:
     onnxruntime as external initializers.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, settings: RuntimeSettings | None = None) -> None:
         path = Path(path)
+        self.settings = settings or RuntimeSettings()
         try:
             self._base = path.read_bytes()
             proto = onnx.load_model_from_string(self._base)
@@ -142,20 +143,21 @@ class CaptureRunner:
 
     def run(
         self, tensors: Sequence[str], feeds: Mapping[str, np.ndarray], *, last: bool = False
-    ) -> dict[str, np.ndarray]:
-        """The values of ``tensors`` in one run on ``feeds`` (graph inputs among them come from ``feeds``).
+    ) -> tuple[dict[str, np.ndarray], Placement]:
+        """The values of ``tensors`` in one run on ``feeds`` (graph inputs among them come from ``feeds``), and
+        which provider ran each node.
 
         ``last`` lets the model's bytes go before onnxruntime copies them, so that they are not held twice.
         """
         wanted = list(dict.fromkeys(t for t in tensors if t not in feeds))
         values = {t: feeds[t] for t in tensors if t in feeds}
-        if wanted:
-            added = [helper.make_empty_tensor_value_info(t) for t in wanted if t not in self.graph_outputs]
-            model = self._base + onnx.ModelProto(graph=onnx.GraphProto(output=added)).SerializeToString()
-            if last:
-                self._base = b""
-            session = create_session(model, self.external)
-            del model
-            needed = {name: array for name, array in feeds.items() if name in self.graph_inputs}
-            values.update(zip(wanted, run(session, wanted, needed), strict=True))
-        return values
+        added = [helper.make_empty_tensor_value_info(t) for t in wanted if t not in self.graph_outputs]
+        model = self._base + onnx.ModelProto(graph=onnx.GraphProto(output=added)).SerializeToString()
+        if last:
+            self._base = b""
+        session = create_session(model, self.external, self.settings)
+        del model
+        needed = {name: array for name, array in feeds.items() if name in self.graph_inputs}
+        fetched, placement = run_placed(session, wanted, needed)
+        values.update(zip(wanted, fetched, strict=True))
+        return values, placement

@@ -1,4 +1,5 @@
-"""onnxruntime sessions as validation needs them: CPU only, no spinning threads, quiet, and with refusals caught.
+"""onnxruntime sessions as validation needs them: the user's providers, optimization level and threads, no
+spinning threads, quiet, with refusals caught, and a record of which provider ran which node.
 
 Spinning is off (``session.intra_op.allow_spinning`` 0) because onnxruntime's spinning threads and NumPy's
 BLAS threads slow each other down twofold.  onnxruntime's own log is silenced: what it refuses comes back as a
@@ -8,12 +9,20 @@ BLAS threads slow each other down twofold.  onnxruntime's own log is silenced: w
 from __future__ import annotations
 
 import functools
+import json
 import re
+import shutil
+import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import onnx
 import onnxruntime as ort
+
+from inspector.errors import ValidationError
 
 _STATUS_PREFIX = re.compile(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ")
 _NODE_FAILURE = re.compile(r"Non-zero status code returned while running (\w+) node\. Name:'([^']*)' Status Message: ")
@@ -69,27 +78,117 @@ def accumulation_dtype(op_type: str, dtype: str, providers: Sequence[str]) -> st
     return "float32" if known and f"tensor({dtype})" not in known else dtype
 
 
-def session_options() -> ort.SessionOptions:
-    """Options every session of the tool uses (spinning off, fatal-only log)."""
+GraphOptimization = Literal["disabled", "basic", "extended", "all"]
+_LEVELS = {
+    "disabled": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+    "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+    "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+    "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+}
+_SUFFIX = "ExecutionProvider"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuntimeSettings:
+    """How onnxruntime is run, as a deployment would run it: execution providers in priority order, the graph
+    optimization level and the intra-op thread count (``None``: onnxruntime's default, one per core)."""
+
+    providers: tuple[str, ...] = ("CPUExecutionProvider",)
+    graph_optimization: GraphOptimization = "all"
+    threads: int | None = None
+
+    def describe(self) -> dict[str, Any]:
+        """The settings and onnxruntime's version, for reports."""
+        return {
+            "onnxruntime": ort.__version__,
+            "providers": list(self.providers),
+            "graph_optimization": self.graph_optimization,
+            "threads": self.threads,
+        }
+
+
+def installed_providers(names: Sequence[str]) -> tuple[str, ...]:
+    """``names`` as onnxruntime spells them (``cpu`` → ``CPUExecutionProvider``), each one installed.
+
+    Raises ``ValidationError`` naming a provider that is not installed and listing the available ones.
+    """
+    available = ort.get_available_providers()
+    by_short = {name.lower().removesuffix(_SUFFIX.lower()): name for name in available}
+    chosen = []
+    for name in names:
+        key = name.lower().removesuffix(_SUFFIX.lower())
+        if key not in by_short:
+            raise ValidationError(
+                f"execution provider {name!r} is not installed in this onnxruntime {ort.__version__} "
+                f"(available: {', '.join(available)})"
+            )
+        chosen.append(by_short[key])
+    return tuple(dict.fromkeys(chosen))
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Which execution provider ran which node in one session.
+
+    ``providers`` are the session's own, in priority order; ``nodes`` maps node names to the provider that ran
+    them, read from onnxruntime's profile when more than one provider took part (else empty).
+    """
+
+    providers: tuple[str, ...]
+    nodes: Mapping[str, str]
+
+    def of(self, names: Sequence[str]) -> tuple[str, ...]:
+        """The providers that ran the node known by ``names`` (its own name and its outputs'), or a node
+        onnxruntime made of it (it names those after either: ``c1_nchwc``, ``InsertedPrecisionFreeCast_y``); all
+        the session's providers when the profile names none."""
+        if len(self.providers) == 1:
+            return self.providers
+
+        def made_of(node: str) -> bool:
+            return any(
+                node == n or node.startswith(n + "_") or node.endswith("_" + n) or f"_{n}_" in node for n in names
+            )
+
+        found = {provider for node, provider in self.nodes.items() if made_of(node)}
+        return tuple(p for p in self.providers if p in found) or self.providers
+
+
+def session_options(settings: RuntimeSettings, profile_prefix: str | None = None) -> ort.SessionOptions:
+    """Options every session of the tool uses (spinning off, fatal-only log) with ``settings`` applied."""
     options = ort.SessionOptions()
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = _FATAL_ONLY
+    options.graph_optimization_level = _LEVELS[settings.graph_optimization]
+    if settings.threads is not None:
+        options.intra_op_num_threads = settings.threads
+    if profile_prefix is not None:
+        options.enable_profiling = True
+        options.profile_file_prefix = profile_prefix
     return options
 
 
 def create_session(
-    model: onnx.ModelProto | bytes, external_initializers: Mapping[str, np.ndarray] | None = None
+    model: onnx.ModelProto | bytes,
+    external_initializers: Mapping[str, np.ndarray] | None = None,
+    settings: RuntimeSettings | None = None,
 ) -> ort.InferenceSession:
-    """A CPU session for ``model``; ``external_initializers`` supply the data of initializers stored outside it."""
-    options = session_options()
+    """A session for ``model`` as ``settings`` say (CPU by default); ``external_initializers`` supply the data of
+    initializers stored outside it.  With several providers the session profiles itself, for :func:`run_placed`."""
+    settings = settings or RuntimeSettings()
+    profile = None
+    if len(settings.providers) > 1:
+        profile = str(Path(tempfile.mkdtemp(prefix="inspector-profile-")) / "session")
+    options = session_options(settings, profile)
     if external_initializers:
         names = list(external_initializers)
         values = [ort.OrtValue.ortvalue_from_numpy(np.asarray(external_initializers[n])) for n in names]
         options.add_external_initializers(names, values)
     data = model if isinstance(model, bytes) else model.SerializeToString()
     try:
-        return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(data, options, providers=list(settings.providers))
     except Exception as error:  # onnxruntime raises its own exception types, all Exception subclasses
+        if profile is not None:
+            shutil.rmtree(Path(profile).parent, ignore_errors=True)
         raise _refusal(error) from None
 
 
@@ -99,3 +198,29 @@ def run(session: ort.InferenceSession, outputs: Sequence[str], feeds: Mapping[st
         return session.run(list(outputs), dict(feeds))
     except Exception as error:
         raise _refusal(error) from None
+
+
+def run_placed(
+    session: ort.InferenceSession, outputs: Sequence[str], feeds: Mapping[str, np.ndarray]
+) -> tuple[list[np.ndarray], Placement]:
+    """:func:`run`, and which provider ran each node (from the session's profile, which is then deleted)."""
+    try:
+        values = run(session, outputs, feeds)
+    finally:
+        nodes = _profiled_nodes(session)
+    return values, Placement(tuple(session.get_providers()), nodes)
+
+
+def _profiled_nodes(session: ort.InferenceSession) -> dict[str, str]:
+    if not session.get_session_options().enable_profiling:
+        return {}
+    path = Path(session.end_profiling())
+    try:
+        events = json.loads(path.read_text())
+    finally:
+        shutil.rmtree(path.parent, ignore_errors=True)
+    return {
+        event["name"].removesuffix("_kernel_time"): event["args"]["provider"]
+        for event in events
+        if event.get("cat") == "Node" and "provider" in event.get("args", {})
+    }

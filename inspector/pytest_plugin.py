@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from inspector.errors import InspectorError
+from inspector.input_shapes import parse_input_shape
 from inspector.model import Model
+from inspector.validation_options import ValidationOptions
 from inspector.validation_result import LayerValidation, ValidationResult
 
 MODEL_SUFFIXES = (".onnx", ".h5", ".keras")
@@ -25,11 +27,29 @@ class LayerMismatch(Exception):
     """A conv layer that failed validation (its message is the test's failure text)."""
 
 
+def collection_options(config: pytest.Config) -> ValidationOptions:
+    """The validation options the ``--inspect-*`` flags ask for (a bad value is a usage error)."""
+    settings: dict[str, object] = {}
+    try:
+        settings["input_shapes"] = dict(parse_input_shape(t) for t in config.getoption("inspect_input_shape"))
+        if config.getoption("inspect_provider"):
+            from inspector.onnxruntime_session import installed_providers
+
+            settings["providers"] = installed_providers(config.getoption("inspect_provider"))
+        for name in ("graph_optimization", "threads"):
+            if config.getoption(f"inspect_{name}") is not None:
+                settings[name] = config.getoption(f"inspect_{name}")
+        return ValidationOptions(**settings)  # type: ignore[arg-type]
+    except InspectorError as error:
+        raise pytest.UsageError(str(error)) from None
+
+
 class ModelCollection:
     """The plugin object registered when ``--inspect-models`` is given: it claims model files under its paths."""
 
-    def __init__(self, paths: Sequence[str]) -> None:
+    def __init__(self, paths: Sequence[str], options: ValidationOptions | None = None) -> None:
         self.roots = [Path(path).resolve() for path in paths]
+        self.options = options or ValidationOptions()
         for root in self.roots:
             if not root.exists():
                 raise pytest.UsageError(f"--inspect-models {root}: no such file or directory")
@@ -40,7 +60,7 @@ class ModelCollection:
 
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
         if file_path.suffix.lower() in MODEL_SUFFIXES and self._claimed(file_path):
-            return ModelFile.from_parent(parent, path=file_path)
+            return ModelFile.from_parent(parent, path=file_path, options=self.options)
         return None
 
 
@@ -50,10 +70,15 @@ class ModelFile(pytest.File):
     _model: Model | None = None
     _result: ValidationResult | InspectorError | None = None
 
+    def __init__(self, *args: object, options: ValidationOptions, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.options = options
+
     def collect(self) -> Iterator[pytest.Item]:
         from inspector import load
+        from inspector.options import Options
 
-        self._model = load(self.path)
+        self._model = load(self.path, options=Options(input_shapes=self.options.input_shapes))
         for layer in self._model.conv_layers:
             yield LayerItem.from_parent(self, name=layer.name)
 
@@ -63,7 +88,8 @@ class ModelFile(pytest.File):
             from inspector import validate
 
             try:
-                self._result = validate(self._model or self.path)
+                assert self._model is not None  # items exist only once collect() loaded the model
+                self._result = validate(self._model, self.options.for_model(self._model))
             except InspectorError as error:
                 self._result = error
         if isinstance(self._result, InspectorError):

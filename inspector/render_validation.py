@@ -18,6 +18,7 @@ from rich.text import Text
 
 from inspector.compare import Comparison
 from inspector.explain import dims
+from inspector.rounding import FALSE_ALARM_PROBABILITY
 from inspector.validation_result import LayerValidation, ValidationResult
 
 _STATUS = {
@@ -70,9 +71,30 @@ def _inputs_line(result: ValidationResult) -> str:
     return f"validation inputs ({origin}): {tensors or 'per layer, of each layer input shape'}{runs}"
 
 
+def _runtime_line(result: ValidationResult) -> str:
+    runtime = result.runtime
+    threads = runtime.get("threads") or "default"
+    providers = ", ".join(runtime.get("providers", ()))
+    level = runtime.get("graph_optimization")
+    return (
+        f"onnxruntime {runtime.get('onnxruntime')} ({providers}; graph optimization {level}, threads {threads}) · "
+        f"tolerance per element: what rounding can explain (a correct model fails with "
+        f"probability below {FALSE_ALARM_PROBABILITY:g})"
+    )
+
+
+def _placeholder_note(result: ValidationResult) -> str:
+    made_up = [layer.name for layer in result.layers if layer.placeholder]
+    if not made_up:
+        return ""
+    shown = ", ".join(made_up[:3]) + (f" … ({len(made_up) - 3} more)" if len(made_up) > 3 else "")
+    return f"; {len(made_up)} ran at a placeholder input size, which the file does not fix ({shown})"
+
+
 def _verdict(result: ValidationResult) -> Text:
     total, passed, skipped = len(result.layers), result.count("passed"), result.count("skipped")
     and_skipped = f", {skipped} skipped" if skipped else ""
+    and_skipped += _placeholder_note(result)
     if not result.passed:
         bad = total - passed - skipped
         text = f"✘ validation failed: {bad} of {total} conv layers disagree with onnxruntime or cannot run{and_skipped}"
@@ -88,6 +110,8 @@ def render_validation(console: Console, result: ValidationResult, *, details: bo
     """The validation part of the text report; ``details`` adds a line per layer that did not pass (the text
     report shows those as findings instead)."""
     console.print(_inputs_line(result), markup=False)
+    if result.runtime:
+        console.print(_runtime_line(result), markup=False)
     if result.layers:
         console.print(validation_table(result))
     for layer in result.layers if details else ():

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,14 @@ from inspector.errors import ValidationError
 from inspector.layer_rerun import rerun
 from inspector.model import ConvLayer, Model
 from inspector.onnx_capture import CaptureRunner, capture_targets, plan_runs
-from inspector.onnxruntime_session import RuntimeRefusal, accumulation_dtype, create_session, run
+from inspector.onnxruntime_session import (
+    RuntimeRefusal,
+    RuntimeSettings,
+    accumulation_dtype,
+    create_session,
+    installed_providers,
+    run_placed,
+)
 from inspector.rounding import rounding_bound
 from inspector.validation_inputs import Feeds, file_feeds, layer_rng, random_array, random_feeds
 from inspector.validation_options import ValidationOptions
@@ -61,15 +69,16 @@ def validate(
     ------
     InspectorError
         ``LoadError`` for a file that cannot be read, ``ValidationError`` for bad options (a per-layer tolerance
-        naming no conv layer, an input shape that contradicts the model, an unreadable ``.npz``).
+        naming no conv layer, an input shape that contradicts the model, an unreadable ``.npz``, an execution
+        provider that is not installed).
     """
+    chosen = dataclasses.replace(options or ValidationOptions(), **settings)  # type: ignore[arg-type]
     if isinstance(model_or_path, Model):
         model = model_or_path
     else:
         from inspector import load
 
-        model = load(model_or_path, plugin_manager=plugin_manager)
-    chosen = dataclasses.replace(options or ValidationOptions(), **settings)  # type: ignore[arg-type]
+        model = load(model_or_path, plugin_manager=plugin_manager, input_shapes=chosen.input_shapes)
     conv_names = {layer.name for layer in model.conv_layers}
     unknown = sorted(chosen.named_layers() - conv_names)
     if unknown:
@@ -77,21 +86,28 @@ def validate(
             f"a tolerance names {unknown[0]!r}, not a conv layer of {model.path} "
             f"(conv layers: {', '.join(sorted(conv_names)) or 'none'})"
         )
-    return _Validation(model, chosen, progress).run()
+    runtime = RuntimeSettings(
+        providers=installed_providers(chosen.providers),
+        graph_optimization=chosen.graph_optimization,
+        threads=chosen.threads,
+    )
+    return _Validation(model, chosen, runtime, progress).run()
 
 
 class _Validation:
     """One validation run over a model's conv layers."""
 
-    def __init__(self, model: Model, options: ValidationOptions, progress: Progress | None) -> None:
+    def __init__(
+        self, model: Model, options: ValidationOptions, runtime: RuntimeSettings, progress: Progress | None
+    ) -> None:
         self.model = model
         self.options = options
+        self.runtime = runtime
         self.progress = progress
         self.results: dict[str, LayerValidation] = {}
         self.notes: list[str] = []
         self.inputs: dict[str, object] = {"source": "random", "seed": options.seed, "file": None, "tensors": []}
         self.capture_runs = 0
-        self.providers = ("CPUExecutionProvider",)
 
     def run(self) -> ValidationResult:
         layers = self.model.conv_layers
@@ -106,6 +122,7 @@ class _Validation:
             layers=tuple(self.results[layer.name] for layer in layers),
             notes=tuple(self.notes),
             capture_runs=self.capture_runs,
+            runtime=self.runtime.describe(),
         )
 
     def _record(self, result: LayerValidation) -> None:
@@ -120,7 +137,7 @@ class _Validation:
 
     def _captured(self, layers: Iterable[ConvLayer]) -> None:
         """Validate the top-level layers on captured activations; on a refusal the rest go standalone."""
-        runner = CaptureRunner(self.model.path)
+        runner = CaptureRunner(self.model.path, self.runtime)
         candidates = [layer for layer in layers if runner.computes(layer)]
         if not candidates:
             return
@@ -131,13 +148,14 @@ class _Validation:
         for index, planned in enumerate(runs):
             names = [name for target in planned for name in target.names]
             try:
-                values = runner.run(names, feeds.arrays, last=index == len(runs) - 1)
+                values, placement = runner.run(names, feeds.arrays, last=index == len(runs) - 1)
             except RuntimeRefusal as refusal:
                 self.notes.append(f"onnxruntime could not run the model ({refusal}); its layers ran standalone")
                 return
             self.capture_runs += 1
             for target in planned:
-                self._record(self._compare(target.layer, "captured", target.operands(values), values[target.output]))
+                ran = Run("captured", placement.of((target.layer.name, *target.layer.outputs)))
+                self._record(self._compare(target.layer, ran, target.operands(values), values[target.output]))
             del values
 
     def _standalone(self, layer: ConvLayer) -> LayerValidation:
@@ -149,34 +167,36 @@ class _Validation:
             return _outcome(layer, "skipped", None, reason=f"cannot run on its own: {reason}")
         assert layer.weight is not None
         weight = layer.weight.array
-        x = random_array(shape, weight.dtype, layer_rng(self.options.seed, layer.name))
+        x = random_array(shape.dims, weight.dtype, layer_rng(self.options.seed, layer.name))
+        ran = Run("standalone", placeholder=shape.made_up)
         try:
-            (actual,) = run(create_session(model), [OUTPUT], {INPUT: x})
+            (actual,), placement = run_placed(create_session(model, settings=self.runtime), [OUTPUT], {INPUT: x})
         except RuntimeRefusal as refusal:
-            if refusal.unsupported:
-                return _outcome(layer, "skipped", "standalone", shape, reason=f"onnxruntime cannot run it: {refusal}")
-            return _outcome(layer, "error", "standalone", shape, reason=f"onnxruntime refuses the layer: {refusal}")
+            status: Status = "skipped" if refusal.unsupported else "error"
+            why = "onnxruntime cannot run it" if refusal.unsupported else "onnxruntime refuses the layer"
+            return _outcome(layer, status, ran, shape.dims, reason=f"{why}: {refusal}")
         operands = {"x": x, "w": weight, "b": None if layer.bias is None else layer.bias.array}
-        return self._compare(layer, "standalone", operands, actual)
+        ran = dataclasses.replace(ran, providers=placement.of((layer.name, OUTPUT)))
+        return self._compare(layer, ran, operands, actual)
 
     def _compare(
-        self, layer: ConvLayer, mode: Mode, operands: Mapping[str, np.ndarray | None], actual: np.ndarray
+        self, layer: ConvLayer, ran: Run, operands: Mapping[str, np.ndarray | None], actual: np.ndarray
     ) -> LayerValidation:
         x = operands["x"]
         shape = None if x is None else tuple(x.shape)
         try:
             engine = rerun(layer, operands, actual.shape)
         except ValidationError as error:
-            return _outcome(layer, "error", mode, shape, reason=f"the engine cannot compute the layer: {error}")
+            return _outcome(layer, "error", ran, shape, reason=f"the engine cannot compute the layer: {error}")
         if engine.expected.shape != actual.shape:
             reason = f"onnxruntime's output has shape {list(actual.shape)}, the engine's {list(engine.expected.shape)}"
-            return _outcome(layer, "failed", mode, shape, reason=reason)
+            return _outcome(layer, "failed", ran, shape, reason=reason)
         atol, rtol = self.options.tolerance(layer.name)
         bound = None
         if engine.magnitude is not None:
             bound = rounding_bound(
                 terms=engine.terms,
-                accumulation=accumulation_dtype(_runtime_op(layer), actual.dtype.name, self.providers),
+                accumulation=accumulation_dtype(_runtime_op(layer), actual.dtype.name, ran.providers),
                 output=actual.dtype.name,
                 magnitude_dtype=engine.magnitude.dtype.name,
                 elements=actual.size,
@@ -184,7 +204,16 @@ class _Validation:
                 choice=self.options.bound,
             )
         comparison = compare(actual, engine.expected, magnitude=engine.magnitude, bound=bound, atol=atol, rtol=rtol)
-        return _outcome(layer, "passed" if comparison.passed else "failed", mode, shape, comparison=comparison)
+        return _outcome(layer, "passed" if comparison.passed else "failed", ran, shape, comparison=comparison)
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """How onnxruntime ran a layer: ``mode``, the providers that ran it, whether its input size was made up."""
+
+    mode: Mode
+    providers: tuple[str, ...] = ()
+    placeholder: bool = False
 
 
 def _runtime_op(layer: ConvLayer) -> str:
@@ -195,7 +224,7 @@ def _runtime_op(layer: ConvLayer) -> str:
 def _outcome(
     layer: ConvLayer,
     status: Status,
-    mode: Mode | None,
+    ran: Run | None,
     shape: tuple[int, ...] | None = None,
     *,
     comparison: Comparison | None = None,
@@ -205,7 +234,9 @@ def _outcome(
         name=layer.name,
         outputs=layer.outputs,
         status=status,
-        mode=mode,
+        mode=None if ran is None else ran.mode,
+        providers=() if ran is None else ran.providers,
+        placeholder=ran is not None and ran.placeholder,
         input_shape=shape,
         comparison=comparison,
         reason=reason,

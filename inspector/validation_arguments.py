@@ -9,14 +9,25 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections.abc import Mapping
 from typing import TextIO
 
 from inspector.errors import ValidationError
 from inspector.report import Report
-from inspector.validation_inputs import parse_input_shape
-from inspector.validation_options import DEFAULT_MAX_CAPTURE_MB, ValidationOptions
+from inspector.validation_options import DEFAULT_MAX_CAPTURE_MB, GRAPH_OPTIMIZATIONS, ValidationOptions
 
-_FLAGS = ("seed", "input_shape", "inputs", "max_capture_mb", "atol", "rtol")
+_FLAGS = (
+    "seed",
+    "inputs",
+    "max_capture_mb",
+    "atol",
+    "rtol",
+    "bound",
+    "provider",
+    "graph_optimization",
+    "threads",
+    "junit",
+)
 
 
 def add_validation_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,13 +37,6 @@ def add_validation_arguments(parser: argparse.ArgumentParser) -> None:
         "--validate", action="store_true", help="rerun every conv layer in NumPy and compare it with onnxruntime"
     )
     group.add_argument("--seed", metavar="N", help="seed of the random inputs (default 0)")
-    group.add_argument(
-        "--input-shape",
-        action="append",
-        default=[],
-        metavar="NAME:DIMS",
-        help="shape of a model input, e.g. image:1x3x224x224 (symbolic dims default to 1); repeatable",
-    )
     group.add_argument("--inputs", metavar="FILE.npz", help="run on these arrays, named as the model's inputs")
     group.add_argument(
         "--max-capture-mb",
@@ -45,8 +49,31 @@ def add_validation_arguments(parser: argparse.ArgumentParser) -> None:
             action="append",
             default=[],
             metavar="[LAYER:]VALUE",
-            help=f"{name} for every layer, or for LAYER; repeatable (default: accumulation-aware atol, rtol 0)",
+            help=f"{name} for every layer, or for LAYER; repeatable (default: atol what rounding can explain, "
+            "per element, rtol 0)",
         )
+    group.add_argument(
+        "--bound",
+        choices=("auto", "worst-case"),
+        help="default tolerance: the smaller of the worst-case and the probabilistic rounding bound (auto, the "
+        "default), or the worst case alone, which assumes nothing about rounding errors",
+    )
+    group.add_argument(
+        "--provider",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="onnxruntime execution provider, in priority order (repeatable; e.g. cpu, CUDAExecutionProvider; "
+        "default cpu)",
+    )
+    group.add_argument(
+        "--graph-optimization",
+        choices=GRAPH_OPTIMIZATIONS,
+        help="onnxruntime graph optimization level (default all, onnxruntime's own default)",
+    )
+    group.add_argument(
+        "--threads", metavar="N", help="onnxruntime intra-op threads (default: onnxruntime's, one per core)"
+    )
     group.add_argument("--junit", metavar="FILE", help="also write a JUnit XML file, one test case per conv layer")
 
 
@@ -74,20 +101,28 @@ def _tolerances(flag: str, values: list[str]) -> tuple[float | None, dict[str, f
     return overall, per_layer
 
 
-def validation_options(arguments: argparse.Namespace) -> ValidationOptions | None:
-    """The ``ValidationOptions`` the flags ask for, or ``None`` without ``--validate``."""
+def validation_options(
+    arguments: argparse.Namespace, input_shapes: Mapping[str, tuple[int, ...]]
+) -> ValidationOptions | None:
+    """The ``ValidationOptions`` the flags ask for (with the ``--input-shape`` sizes), or ``None`` without
+    ``--validate``."""
     if not arguments.validate:
         given = [f"--{name.replace('_', '-')}" for name in _FLAGS if getattr(arguments, name) not in (None, [])]
         if given:
             raise ValidationError(f"{given[0]} only applies with --validate")
         return None
-    settings: dict[str, object] = {}
-    if arguments.seed is not None:
-        if not arguments.seed.isdigit():
-            raise ValidationError(f"--seed {arguments.seed!r}: expected a non-negative integer")
-        settings["seed"] = int(arguments.seed)
-    if arguments.input_shape:
-        settings["input_shapes"] = dict(parse_input_shape(text) for text in arguments.input_shape)
+    settings: dict[str, object] = {"input_shapes": dict(input_shapes)}
+    for flag, value in (("seed", arguments.seed), ("threads", arguments.threads)):
+        if value is not None:
+            if not value.isdigit() or (flag == "threads" and int(value) < 1):
+                kind = "positive" if flag == "threads" else "non-negative"
+                raise ValidationError(f"--{flag} {value!r}: expected a {kind} integer")
+            settings[flag] = int(value)
+    if arguments.provider:
+        settings["providers"] = tuple(arguments.provider)
+    for name in ("bound", "graph_optimization"):
+        if getattr(arguments, name) is not None:
+            settings[name] = getattr(arguments, name)
     if arguments.inputs is not None:
         settings["inputs"] = arguments.inputs
     if arguments.max_capture_mb is not None:
@@ -109,13 +144,9 @@ def validate_reports(reports: list[Report], options: ValidationOptions, stream: 
     from inspector.validation import validate  # onnxruntime is imported only when validating
 
     layers = {layer.name for report in reports for layer in report.model.conv_layers}
-    inputs = {tensor.name for report in reports for tensor in report.model.inputs}
     unknown_layers = sorted(options.named_layers() - layers)
     if unknown_layers:
         raise ValidationError(f"--atol/--rtol name {unknown_layers[0]!r}, which is no conv layer of the models given")
-    unknown_inputs = sorted(set(options.input_shapes) - inputs)
-    if unknown_inputs:
-        raise ValidationError(f"--input-shape names {unknown_inputs[0]!r}, which is no input of the models given")
     validated = []
     for report in reports:
         with progress_bar(stream or sys.stderr, report.model.path) as progress:

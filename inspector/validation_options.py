@@ -13,6 +13,7 @@ from inspector.model import Model
 from inspector.rounding import BoundChoice
 
 DEFAULT_MAX_CAPTURE_MB = 256.0
+GRAPH_OPTIMIZATIONS = ("disabled", "basic", "extended", "all")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -25,6 +26,9 @@ class ValidationOptions:
     named as the model's inputs instead of random ones.  ``max_capture_mb`` bounds the activations one
     onnxruntime run captures.  ``bound`` chooses the default tolerance: ``"auto"`` the smaller of the worst-case
     and the probabilistic rounding bound, ``"worst-case"`` the worst case alone (:mod:`inspector.rounding`).
+    ``providers`` (onnxruntime execution providers in priority order; ``cpu`` is short for
+    ``CPUExecutionProvider``), ``graph_optimization`` and ``threads`` (intra-op; ``None`` is onnxruntime's
+    default) run onnxruntime as a deployment would.
     """
 
     seed: int = 0
@@ -36,6 +40,9 @@ class ValidationOptions:
     layer_atol: Mapping[str, float] = field(default_factory=dict)
     layer_rtol: Mapping[str, float] = field(default_factory=dict)
     bound: BoundChoice = "auto"
+    providers: tuple[str, ...] = ("CPUExecutionProvider",)
+    graph_optimization: str = "all"
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
@@ -44,6 +51,16 @@ class ValidationOptions:
             raise ValidationError(f"max_capture_mb must be a positive number, got {self.max_capture_mb!r}")
         if self.bound not in ("auto", "worst-case"):
             raise ValidationError(f"bound must be 'auto' or 'worst-case', got {self.bound!r}")
+        if self.graph_optimization not in GRAPH_OPTIMIZATIONS:
+            raise ValidationError(
+                f"graph_optimization must be one of {', '.join(GRAPH_OPTIMIZATIONS)}, got {self.graph_optimization!r}"
+            )
+        if self.threads is not None and (
+            isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1
+        ):
+            raise ValidationError(f"threads must be a positive integer, got {self.threads!r}")
+        if isinstance(self.providers, str) or not self.providers:
+            raise ValidationError(f"providers must be a non-empty list of execution providers, got {self.providers!r}")
         if self.inputs is not None and self.input_shapes:
             raise ValidationError("give input shapes or an inputs file, not both: the file's arrays have shapes")
         tolerances = {"atol": self.atol, "rtol": self.rtol}

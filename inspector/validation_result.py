@@ -37,12 +37,18 @@ def _channels(comparison: Comparison) -> str:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LayerValidation:
-    """One conv layer's verdict; ``comparison`` is there whenever both outputs were computed and of one shape."""
+    """One conv layer's verdict; ``comparison`` is there whenever both outputs were computed and of one shape.
+
+    ``providers`` are the execution providers that ran the layer; ``placeholder`` says that it ran on its own at
+    an input size the tool made up, because the file does not fix it.
+    """
 
     name: str
     outputs: tuple[str, ...]
     status: Status
     mode: Mode | None = None
+    providers: tuple[str, ...] = ()
+    placeholder: bool = False
     input_shape: tuple[int, ...] | None = None
     comparison: Comparison | None = None
     reason: str = ""
@@ -77,6 +83,8 @@ class LayerValidation:
             "status": self.status,
             "passed": self.passed,
             "mode": self.mode,
+            "providers": list(self.providers),
+            "placeholder_input": self.placeholder,
             "input_shape": None if self.input_shape is None else list(self.input_shape),
             "max_abs_error": None if c is None else _number(c.max_abs_error),
             "max_rel_error": None if c is None else _number(c.max_rel_error),
@@ -96,13 +104,15 @@ class LayerValidation:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ValidationResult:
-    """Validation of one model: how its inputs were made, its conv layers in model order, and notes on the run."""
+    """Validation of one model: how its inputs were made, its conv layers in model order, notes on the run, and
+    how onnxruntime ran (``runtime``: its version, the providers asked for, optimization level, threads)."""
 
     model_path: str
     inputs: Mapping[str, Any] = field(default_factory=dict)
     layers: tuple[LayerValidation, ...] = ()
     notes: tuple[str, ...] = ()
     capture_runs: int = 0
+    runtime: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -129,6 +139,7 @@ class ValidationResult:
             "passed": self.passed,
             "inputs": dict(self.inputs),
             "capture_runs": self.capture_runs,
+            "runtime": dict(self.runtime),
             "notes": list(self.notes),
             "layers": [layer.to_dict() for layer in self.layers],
         }
