@@ -56,6 +56,7 @@ def compare(
     *,
     magnitude: np.ndarray | None = None,
     bound: RoundingBound | None = None,
+    filter_sums: np.ndarray | None = None,
     atol: float | None = None,
     rtol: float | None = None,
 ) -> Comparison:
@@ -70,6 +71,8 @@ def compare(
     magnitude, bound
         ``conv(|x|, |w|) + |b|`` and the layer's rounding bound, for the default ``atol``; without them (integer
         outputs) the default ``atol`` is 0, an exact comparison.
+    filter_sums
+        Each output channel's ``sum|w|``, which the bound needs for data narrower than its accumulation.
     atol, rtol
         Given tolerances; ``None`` keeps the default of each.
     """
@@ -89,7 +92,7 @@ def compare(
         allowed = np.full(error.shape, atol, dtype=work)
     elif magnitude is not None and bound is not None:
         rule = bound.rule
-        allowed = bound.allowed(magnitude, b)
+        allowed = bound.allowed(magnitude, b, filter_sums)
     else:
         rule = "exact"
         allowed = np.zeros(error.shape, dtype=work)

@@ -15,7 +15,6 @@ of even 1 is a real disagreement.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +43,8 @@ class Rerun:
     expected: np.ndarray
     magnitude: np.ndarray | None = None
     terms: int = 0
+    filters: np.ndarray | None = None
+    """Each output channel's filter as one row (float layers), for the rounding bound's checks."""
 
 
 def operand_names(layer: ConvLayer) -> tuple[str, ...]:
@@ -71,7 +72,20 @@ def geometry(layer: ConvLayer, x_shape: tuple[int, ...], y_shape: tuple[int, ...
     }
     if layer.kind == "conv_transpose":
         arguments["output_padding"] = layer.output_padding
+        recorded = _recorded_output_size(layer, x_shape)
+        if recorded is not None:
+            arguments["output_shape"] = recorded
     return arguments
+
+
+def _recorded_output_size(layer: ConvLayer, x_shape: tuple[int, ...]) -> tuple[int, ...] | None:
+    """A transposed conv's spatial output size as the model records it (its ``output_shape`` attribute may ask for
+    more than the natural size), when the layer ran at its recorded input size."""
+    recorded_in, recorded_out = layer.input_shape, layer.output_shape
+    if recorded_in is None or recorded_out is None or tuple(recorded_in[2:]) != tuple(x_shape[2:]):
+        return None
+    spatial = tuple(recorded_out[2:])
+    return spatial if all(isinstance(d, int) and d > 0 for d in spatial) else None  # type: ignore[return-value]
 
 
 def rerun(layer: ConvLayer, operands: Mapping[str, np.ndarray | None], y_shape: tuple[int, ...]) -> Rerun:
@@ -90,16 +104,18 @@ def rerun(layer: ConvLayer, operands: Mapping[str, np.ndarray | None], y_shape: 
     assert w is not None
     if layer.kind == "conv_transpose":
         function, magnitude = numpy_conv.conv_transpose, numpy_conv.conv_transpose_magnitude
-        products = w.shape[0] // layer.groups * math.prod(w.shape[2:])
+        per_group = w.reshape(layer.groups, w.shape[0] // layer.groups, w.shape[1], -1)
+        filters = per_group.transpose(0, 2, 1, 3).reshape(layer.groups * w.shape[1], -1)
     else:
         arguments.pop("output_padding", None)
         function, magnitude = numpy_conv.conv, numpy_conv.conv_magnitude
-        products = math.prod(w.shape[1:])
+        filters = w.reshape(w.shape[0], -1)
     magnitude_dtype = np.float64 if x.dtype == np.float64 else np.float32
     return Rerun(
         function(x, w, b, accumulate=np.float64, **arguments),
         magnitude(x, w, b, accumulate=magnitude_dtype, **arguments),
-        products + (b is not None),
+        filters.shape[1] + (b is not None),
+        filters,
     )
 
 

@@ -43,23 +43,37 @@ it inserts casts, computes in float32 and rounds the result to float16 (one more
 the accumulation is assumed to be float16 itself (``u = 2**-11``), the cautious reading.  bfloat16 the same
 way (``u = 2**-8``).
 
-**Together**, for an element with engine result ``r`` (float64) and computed magnitude ``mag^``::
+**Together**, for an element of output channel ``o`` with engine result ``r`` (float64) and computed magnitude
+``mag^``, ``m = mag^ / (1 - gamma_m_n) + n * tiny_m`` bounding the true magnitude::
 
-    core    = (c + gamma64_n) * (mag^ / (1 - gamma_m_n) + n * tiny_m)
+    core    = (c + gamma64_n) * m * (1 + v_in) + v_in * m + tiny_in * sum|w_o|
     allowed = core + u_out * (|r| + core) + n * tiny + tiny_out
 
-where ``u_out``/``tiny_out`` are 0 unless the output type is narrower than the accumulation.
+where ``v_in = u_in / (1 - u_in)``, ``tiny_in``, ``u_out`` and ``tiny_out`` are 0 unless the data type is
+narrower than the accumulation.
+
+**Inputs rounded after onnxruntime read them.**  Where onnxruntime computes a float16 model in float32, it
+also drops the float16 round trip between two such nodes, so a conv may read its producer's float32 result while
+the captured input is that result rounded to float16 (the only copy a graph output can hold).  Each input then
+differs from what onnxruntime read by at most ``u_in*|x'|`` or, below float16's normal range, ``tiny_in``: at
+most ``u_in/(1 - u_in) * mag^`` plus ``tiny_in * sum|w|`` (the filter's absolute sum) on the output.  That term is
+added whenever the accumulation is wider than the data.
+
+**When the probabilistic model does not apply.**  Independent rounding errors are an assumption, and sums of
+one repeated product break it: adding the same value again and again rounds the same way each time.  That
+happens when a filter's weights repeat (a box or binomial filter, a constant test weight) *and* its input
+repeats (flat image regions, constant activations).  Measured here: a 15×15 mean filter on an image of flat
+patches exceeded ``gamma~`` (3.0e-6 against 1.9e-6 allowed), and constant kernels on constant inputs grew like
+``0.03*K*u`` in one long chain.  So a layer takes the probabilistic bound only when its products vary: a strided
+sample of each filter's nonzero weights, or of its input's nonzero values, has at most half of its values
+repeated (``REPEAT_LIMIT``); otherwise the worst case, which needs no assumption.
 
 **What the argument assumes.**  IEEE arithmetic with round-to-nearest in the accumulation type, operands that
 are exactly the file's values (float16 and bfloat16 widen exactly), and a conv computed as a sum of products,
 which is what MLAS and every CPU kernel of onnxruntime do (a Winograd or FFT kernel, or TF32 tensor cores on a
 GPU provider, would break it: they do not compute in the precision they are given).  The probabilistic bound
-further assumes independent rounding errors.  Constant data strains that: summing one value many times in one
-long chain rounds the same way again and again.  Measured here (onnxruntime 1.32, one output channel, a
-constant 1-D kernel of length ``K`` on a constant input), the error grew like ``0.03*K*u``: 462 ``u`` at
-``K = 16384`` against a bound of 1,055 ``u``, so it would cross near ``K = 90,000``; every real layer seen
-stays far below (README, "How validation decides").  ``bound="worst-case"`` uses ``gamma_n`` alone, which
-holds without that assumption.
+further assumes independent rounding errors, which the repetition check above guards where it is known to
+fail; ``bound="worst-case"`` uses ``gamma_n`` alone everywhere, which holds without that assumption.
 """
 
 from __future__ import annotations
@@ -72,6 +86,10 @@ import numpy as np
 
 FALSE_ALARM_PROBABILITY = 1e-6
 """The largest probability, per validation run, that a correct model is flagged (the union bound's ``P``)."""
+REPEAT_LIMIT = 0.5
+"""Above this fraction of repeated values in both the weights and the input, a layer's products may repeat."""
+FILTER_SAMPLE, INPUT_SAMPLE = 64, 4096
+"""Values sampled (evenly strided) from each filter and from a layer's input to look for repetition."""
 
 BoundRule = Literal["probabilistic", "worst-case"]
 BoundChoice = Literal["auto", "worst-case"]
@@ -118,10 +136,26 @@ def union_lambda(n: int, elements: int, layers: int, u: float, probability: floa
     return math.sqrt(2 * math.log(2 * n * max(elements, 1) * max(layers, 1) / probability)) / (1 - u)
 
 
+def repeated_fraction(rows: np.ndarray, sample: int) -> np.ndarray:
+    """Per row of ``rows``, the fraction of an evenly strided sample of about ``sample`` nonzero ``|values|`` that
+    repeat another sampled value."""
+    step = max(1, rows.shape[1] // sample)
+    picked = np.sort(np.abs(rows[:, ::step]), axis=1)
+    repeated = ((picked[:, 1:] == picked[:, :-1]) & (picked[:, 1:] != 0)).sum(axis=1)
+    return repeated / np.maximum(np.count_nonzero(picked, axis=1) - 1, 1)
+
+
+def products_may_repeat(x: np.ndarray, filters: np.ndarray) -> bool:
+    """Whether some filter's weights (``filters``: one row each) repeat, and the input ``x``'s values too."""
+    if repeated_fraction(filters, FILTER_SAMPLE).max(initial=0) <= REPEAT_LIMIT:
+        return False
+    return bool(repeated_fraction(x.reshape(1, -1), INPUT_SAMPLE)[0] > REPEAT_LIMIT)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RoundingBound:
     """The default tolerance of one layer: ``allowed = core + u_out*(|r| + core) + absolute`` per element,
-    ``core = scale * mag^ + floor`` (see the module docstring for every term)."""
+    ``core = scale * mag^ + floor + tiny_in * sum|w_o|`` (see the module docstring for every term)."""
 
     rule: BoundRule
     terms: int
@@ -133,11 +167,17 @@ class RoundingBound:
     floor: float
     output_roundoff: float
     absolute: float
+    input_tiny: float
     false_alarm_probability: float | None
 
-    def allowed(self, magnitude: np.ndarray, reference: np.ndarray) -> np.ndarray:
-        """Per-element allowance (float64) from the computed magnitude and the engine's float64 result."""
+    def allowed(
+        self, magnitude: np.ndarray, reference: np.ndarray, filter_sums: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Per-element allowance (float64) from the computed magnitude, the engine's float64 result and, for data
+        narrower than the accumulation, each output channel's ``sum|w|`` (``filter_sums``)."""
         core = magnitude.astype(np.float64) * self.scale + self.floor
+        if self.input_tiny and filter_sums is not None:
+            core += self.input_tiny * filter_sums.reshape((1, -1) + (1,) * (core.ndim - 2))
         if self.output_roundoff:
             core += self.output_roundoff * (np.abs(reference) + core)
         core += self.absolute
@@ -177,7 +217,8 @@ def rounding_bound(
 
     ``output`` is the dtype onnxruntime returns, ``magnitude_dtype`` the one the magnitude was computed in,
     ``elements`` how many elements this layer compares and ``layers`` how many layers the run compares (for
-    the union bound).  ``choice="worst-case"`` skips the probabilistic bound.
+    the union bound).  ``choice="worst-case"`` skips the probabilistic bound (as the caller must when
+    :func:`products_may_repeat`).
     """
     acc, out, mag = float_format(accumulation), float_format(output), float_format(magnitude_dtype)
     u = acc.unit_roundoff
@@ -188,6 +229,9 @@ def rounding_bound(
     coefficient = likely if probabilistic else worst
     reference = gamma(terms, FORMATS["float64"].unit_roundoff)
     narrower = out.unit_roundoff > u
+    # data held in the output's type (float16 computed in float32) may have been read unrounded: see the docstring
+    v_in = out.unit_roundoff / (1 - out.unit_roundoff) if narrower else 0.0
+    bound_magnitude = 1 / (1 - gamma(terms, mag.unit_roundoff))
     return RoundingBound(
         rule="probabilistic" if probabilistic else "worst-case",
         terms=terms,
@@ -195,9 +239,10 @@ def rounding_bound(
         output=out.name,
         lam=lam if probabilistic else None,
         coefficient=coefficient,
-        scale=(coefficient + reference) / (1 - gamma(terms, mag.unit_roundoff)),
-        floor=(coefficient + reference) * terms * mag.tiny,
+        scale=((coefficient + reference) * (1 + v_in) + v_in) * bound_magnitude,
+        floor=((coefficient + reference) * (1 + v_in) + v_in) * terms * mag.tiny,
         output_roundoff=out.unit_roundoff if narrower else 0.0,
         absolute=terms * acc.tiny + (out.tiny if narrower else 0.0),
+        input_tiny=out.tiny if narrower else 0.0,
         false_alarm_probability=probability if probabilistic else None,
     )

@@ -34,7 +34,7 @@ from inspector.onnxruntime_session import (
     installed_providers,
     run_placed,
 )
-from inspector.rounding import rounding_bound
+from inspector.rounding import products_may_repeat, rounding_bound
 from inspector.validation_inputs import Feeds, file_feeds, layer_rng, random_array, random_feeds
 from inspector.validation_options import ValidationOptions
 from inspector.validation_result import LayerValidation, Mode, Status, ValidationResult
@@ -192,8 +192,11 @@ class _Validation:
             reason = f"onnxruntime's output has shape {list(actual.shape)}, the engine's {list(engine.expected.shape)}"
             return _outcome(layer, "failed", ran, shape, reason=reason)
         atol, rtol = self.options.tolerance(layer.name)
-        bound = None
-        if engine.magnitude is not None:
+        bound = filter_sums = None
+        if engine.magnitude is not None and engine.filters is not None and x is not None:
+            choice = self.options.bound
+            if choice == "auto" and products_may_repeat(x, engine.filters):
+                choice = "worst-case"
             bound = rounding_bound(
                 terms=engine.terms,
                 accumulation=accumulation_dtype(_runtime_op(layer), actual.dtype.name, ran.providers),
@@ -201,9 +204,19 @@ class _Validation:
                 magnitude_dtype=engine.magnitude.dtype.name,
                 elements=actual.size,
                 layers=len(self.model.conv_layers),
-                choice=self.options.bound,
+                choice=choice,
             )
-        comparison = compare(actual, engine.expected, magnitude=engine.magnitude, bound=bound, atol=atol, rtol=rtol)
+            if bound.input_tiny:
+                filter_sums = np.abs(engine.filters).sum(axis=1, dtype=np.float64)
+        comparison = compare(
+            actual,
+            engine.expected,
+            magnitude=engine.magnitude,
+            bound=bound,
+            filter_sums=filter_sums,
+            atol=atol,
+            rtol=rtol,
+        )
         return _outcome(layer, "passed" if comparison.passed else "failed", ran, shape, comparison=comparison)
 
 

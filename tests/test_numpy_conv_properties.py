@@ -41,7 +41,7 @@ def run_onnxruntime(op_type: str, inputs: dict[str, np.ndarray], **attributes) -
         ],
         [helper.make_tensor_value_info("y", output_type, None)],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
     options = ort.SessionOptions()
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.intra_op_num_threads = 1
