@@ -58,8 +58,9 @@ def checked_shape(name: str, declared: Shape | None, given: tuple[int, ...], ori
     return given
 
 
-def runnable_shape(tensor: TensorInfo) -> tuple[int, ...]:
-    """The shape to run ``tensor`` at: its fixed dims, batch 1 where dim 0 is open.
+def runnable_shape(tensor: TensorInfo, symbols: Mapping[str, int] | None = None) -> tuple[int, ...]:
+    """The shape to run ``tensor`` at: its fixed dims, named dims sized in ``symbols``, batch 1 where dim 0 is
+    open.
 
     Raises ``ValidationError`` naming the input, the dim and the flag when another dim is open.
     """
@@ -69,6 +70,8 @@ def runnable_shape(tensor: TensorInfo) -> tuple[int, ...]:
     for axis, dim in enumerate(tensor.shape):
         if is_fixed(dim):
             dims.append(int(dim))
+        elif isinstance(dim, str) and dim in (symbols or {}):
+            dims.append((symbols or {})[dim])
         elif axis == 0:
             dims.append(DEFAULT_BATCH)
         else:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from inspector.errors import ValidationError
-from inspector.input_shapes import check_input_names, checked_shape, runnable_shape
+from inspector.input_shapes import DEFAULT_BATCH, check_input_names, checked_shape, runnable_shape
 from inspector.model import Model, Shape
 
 SMALL_INTEGER_LIMIT = 16
@@ -75,16 +75,18 @@ def random_feeds(model: Model, seed: int, input_shapes: Mapping[str, tuple[int, 
     check_input_names(input_shapes, model.inputs, model.path)
     rng = np.random.default_rng(seed)
     arrays: dict[str, np.ndarray] = {}
-    symbols: dict[str, int] = {}
+    symbols: dict[str, int] = {}  # a named dim takes one size in every input: given, else 1 where it is a batch
     for tensor in model.inputs:
         given = input_shapes.get(tensor.name)
-        shape = (
-            runnable_shape(tensor)
-            if given is None
-            else checked_shape(tensor.name, tensor.shape, given, "--input-shape")
-        )
+        if given is not None:
+            symbols.update(_symbols(tensor.shape, checked_shape(tensor.name, tensor.shape, given, "--input-shape")))
+    for tensor in model.inputs:
+        batch = tensor.shape[0] if tensor.shape else None
+        if tensor.name not in input_shapes and isinstance(batch, str) and batch != "?":
+            symbols.setdefault(batch, DEFAULT_BATCH)
+    for tensor in model.inputs:
+        shape = input_shapes.get(tensor.name) or runnable_shape(tensor, symbols)
         arrays[tensor.name] = random_array(shape, _numpy_dtype(tensor.name, tensor.dtype), rng)
-        symbols.update(_symbols(tensor.shape, shape))
     description = {
         "source": "random",
         "seed": seed,

@@ -83,19 +83,28 @@ def _open_dims(proto: onnx.ModelProto, input_shapes: Mapping[str, tuple[int, ...
     Exporters write ``-1`` or ``0`` for "any size"; left in, shape inference would compute layer shapes from them.
     """
     initializers = {tensor.name for tensor in proto.graph.initializer}
-    for value in proto.graph.input:
-        if value.name in initializers or not value.type.HasField("tensor_type"):
-            continue
+    inputs = [v for v in proto.graph.input if v.name not in initializers and v.type.HasField("tensor_type")]
+    named: dict[str, int] = {}  # a dim name given a size in one input has it in every input
+    for value in inputs:
         given = input_shapes.get(value.name)
         if given is not None:
-            checked_shape(value.name, shape_of(value.type), given, f"--input-shape {value.name}")
+            declared = checked_shape(value.name, shape_of(value.type), given, f"--input-shape {value.name}")
+            named.update(
+                {
+                    dim.dim_param: size
+                    for dim, size in zip(value.type.tensor_type.shape.dim, declared, strict=False)
+                    if dim.dim_param
+                }
+            )
             shape = value.type.tensor_type.shape
             shape.ClearField("dim")
             for size in given:
                 shape.dim.add().dim_value = size
-            continue
+    for value in inputs:
         for dim in value.type.tensor_type.shape.dim:
-            if dim.HasField("dim_value") and dim.dim_value <= 0:
+            if dim.dim_param in named:
+                dim.dim_value = named[dim.dim_param]
+            elif dim.HasField("dim_value") and dim.dim_value <= 0:
                 dim.Clear()
     for value in [*proto.graph.output, *proto.graph.value_info]:
         for dim in value.type.tensor_type.shape.dim if value.type.HasField("tensor_type") else ():

@@ -143,3 +143,33 @@ def test_pytest_plugin_takes_input_shapes(tmp_path):
         [*command, "--inspect-input-shape", "x:1x3x20x20"], cwd=tmp_path, capture_output=True, text=True
     )
     assert given.returncode == 0 and "2 passed" in given.stdout, given.stdout
+
+
+def voice_detector(path, samples) -> str:
+    """A 1-D conv on ``audio`` (batch × samples) beside a recurrent ``state`` (2 × batch × 8), as Silero VAD has."""
+    rng = np.random.default_rng(1)
+    weight = numpy_helper.from_array(rng.standard_normal((4, 1, 5)).astype(np.float32), "W")
+    nodes = [
+        helper.make_node("Unsqueeze", ["audio", "axis"], ["signal"]),
+        helper.make_node("Conv", ["signal", "W"], ["y"], name="conv"),
+        helper.make_node("Add", ["state", "state"], ["state_out"]),
+    ]
+    axis = numpy_helper.from_array(np.array([1], np.int64), "axis")
+    inputs = [
+        helper.make_tensor_value_info("audio", TensorProto.FLOAT, ["batch", samples]),
+        helper.make_tensor_value_info("state", TensorProto.FLOAT, [2, "batch", 8]),
+    ]
+    outputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("y", "state_out")]
+    return str(save_model(path, nodes, inputs, outputs, [weight, axis]))
+
+
+def test_a_dim_name_takes_one_size_in_every_input(tmp_path):
+    # Giving the audio's shape, or defaulting its batch to 1, sizes the state's "batch" dim too.
+    path = voice_detector(tmp_path / "vad.onnx", "samples")
+    model = inspector.load(path, input_shapes={"audio": (3, 64)})
+    assert [t.shape for t in model.inputs] == [(3, 64), (2, 3, 8)]
+    assert inspector.validate(model).inputs["tensors"][1]["shape"] == [2, 3, 8]
+    given_later = inspector.validate(inspector.load(path), input_shapes={"audio": (2, 64)}).inputs["tensors"]
+    assert [t["shape"] for t in given_later] == [[2, 64], [2, 2, 8]]
+    fixed_samples = voice_detector(tmp_path / "vad64.onnx", 64)
+    assert [t["shape"] for t in inspector.validate(fixed_samples).inputs["tensors"]] == [[1, 64], [2, 1, 8]]
