@@ -13,6 +13,8 @@ Only the top-level graph is captured: convs in ``If``/``Loop`` bodies are valida
 from __future__ import annotations
 
 import math
+import shutil
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,24 +116,24 @@ def plan_runs(targets: Sequence[CaptureTarget], budget_bytes: float) -> list[lis
 class CaptureRunner:
     """Runs one ONNX file in onnxruntime, each time with chosen tensors as extra graph outputs.
 
-    The file's bytes are read once and never re-serialized: each run appends a small serialized ``ModelProto``
-    holding only its ``graph.output`` entries, and protobuf parses the concatenation as the model with those
-    outputs added.  External data is read through the loader's checked, memory-mapped reader and handed to
-    onnxruntime as external initializers.
+    The file is never parsed into a model to change and re-serialize: each run copies it (the kernel copies, no
+    byte passes through Python) and appends a small serialized ``ModelProto`` holding only its ``graph.output``
+    entries, which protobuf parses as the model with those outputs added; onnxruntime loads that file itself.  So
+    no copy of the weights is held here while onnxruntime builds its own.  External data is read through the
+    loader's checked, memory-mapped reader and handed to onnxruntime as external initializers.
     """
 
     def __init__(self, path: str | Path, settings: RuntimeSettings | None = None) -> None:
-        path = Path(path)
+        self.path = Path(path)
         self.settings = settings or RuntimeSettings()
         try:
-            self._base = path.read_bytes()
-            proto = onnx.load_model_from_string(self._base)
+            proto = onnx.load_model(str(self.path), load_external_data=False)
         except Exception as error:
-            raise LoadError(f"{path}: not a readable ONNX model ({error})") from None
+            raise LoadError(f"{self.path}: not a readable ONNX model ({error})") from None
         self.external: dict[str, np.ndarray] = {}
         for tensor in proto.graph.initializer:
             if tensor.data_location == onnx.TensorProto.EXTERNAL:
-                _, _, read = tensor_reader(tensor, path.parent, str(path))
+                _, _, read = tensor_reader(tensor, self.path.parent, str(self.path))
                 self.external[tensor.name] = read()
         self.graph_inputs = {value.name for value in proto.graph.input}
         self.graph_outputs = {value.name for value in proto.graph.output}
@@ -141,22 +143,18 @@ class CaptureRunner:
         """Whether a node of the top-level graph computes ``layer`` (so that its activations can be captured)."""
         return bool(layer.outputs) and layer.outputs[0] in self.produced and bool(layer.inputs and layer.inputs[0])
 
-    def run(
-        self, tensors: Sequence[str], feeds: Mapping[str, np.ndarray], *, last: bool = False
-    ) -> tuple[dict[str, np.ndarray], Placement]:
+    def run(self, tensors: Sequence[str], feeds: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndarray], Placement]:
         """The values of ``tensors`` in one run on ``feeds`` (graph inputs among them come from ``feeds``), and
-        which provider ran each node.
-
-        ``last`` lets the model's bytes go before onnxruntime copies them, so that they are not held twice.
-        """
+        which provider ran each node."""
         wanted = list(dict.fromkeys(t for t in tensors if t not in feeds))
         values = {t: feeds[t] for t in tensors if t in feeds}
         added = [helper.make_empty_tensor_value_info(t) for t in wanted if t not in self.graph_outputs]
-        model = self._base + onnx.ModelProto(graph=onnx.GraphProto(output=added)).SerializeToString()
-        if last:
-            self._base = b""
-        session = create_session(model, self.external, self.settings)
-        del model
+        with tempfile.TemporaryDirectory(prefix="inspector-capture-") as folder:
+            copy = Path(folder) / self.path.name
+            shutil.copyfile(self.path, copy)
+            with copy.open("ab") as stream:
+                stream.write(onnx.ModelProto(graph=onnx.GraphProto(output=added)).SerializeToString())
+            session = create_session(copy, self.external, self.settings)
         needed = {name: array for name, array in feeds.items() if name in self.graph_inputs}
         fetched, placement = run_placed(session, wanted, needed)
         values.update(zip(wanted, fetched, strict=True))

@@ -9,7 +9,7 @@ constants…).  Their shapes come from static information; their values are comp
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,8 +93,11 @@ class GraphScope:
         file_label: str,
         opsets: list[onnx.OperatorSetIdProto],
         parent: GraphScope | None = None,
+        stored: Mapping[str, bytes] | None = None,
     ) -> None:
+        """``stored`` holds the bytes of initializers whose ``raw_data`` was taken out of ``graph``."""
         self.graph = graph
+        self._stored = stored or {}
         self.model_dir = model_dir
         self.file_label = file_label
         self.opsets = opsets
@@ -187,7 +190,7 @@ class GraphScope:
             return self._readers[name]
         where = self.file_label
         if name in self._initializers:
-            shape, dtype, read = tensor_reader(self._initializers[name], self.model_dir, where)
+            shape, dtype, read = tensor_reader(self._initializers[name], self.model_dir, where, self._stored.get(name))
             info = ConstantInfo(source=name, shape=shape, dtype=dtype, read=read)
         else:
             node = self._producers[name]

@@ -72,11 +72,12 @@ def _resolve_external(model_dir: Path, location: str, where: str) -> Path:
 
 
 def tensor_reader(
-    tensor: onnx.TensorProto, model_dir: Path, where: str
+    tensor: onnx.TensorProto, model_dir: Path, where: str, raw: bytes | None = None
 ) -> tuple[tuple[int, ...], str, Callable[[], np.ndarray]]:
     """Check ``tensor``'s declared size against what is stored and return ``(shape, dtype, read)``.
 
-    ``read`` materializes the array on demand (a memory map for external data).  Nothing is allocated here.
+    ``read`` materializes the array on demand (a memory map for external data; a view of ``raw``, the tensor's
+    ``raw_data`` kept apart from it, when given).  Nothing is allocated here.
     """
     shape = declared_shape(tensor, where)
     count = math.prod(shape)
@@ -85,13 +86,16 @@ def tensor_reader(
     if tensor.data_location == onnx.TensorProto.EXTERNAL:
         return shape, dtype_name, _external_reader(tensor, model_dir, shape, where)
     packed = tensor.data_type in _PACKED
-    if tensor.HasField("raw_data"):
+    if raw is not None or tensor.HasField("raw_data"):
+        stored = len(raw if raw is not None else tensor.raw_data)
         needed = (count + 1) // 2 if packed else count * dtype.itemsize
-        if len(tensor.raw_data) != needed:
+        if stored != needed:
             raise LoadError(
                 f"{where}: tensor {tensor.name!r} declares shape {list(shape)} ({needed} bytes) "
-                f"but stores {len(tensor.raw_data)} bytes"
+                f"but stores {stored} bytes"
             )
+        if raw is not None:
+            return shape, dtype_name, _kept_apart_reader(tensor, raw, dtype, shape, packed)
     else:
         field = onnx.helper.tensor_dtype_to_field(tensor.data_type)
         stored = len(getattr(tensor, field))
@@ -106,6 +110,27 @@ def tensor_reader(
         return numpy_helper.to_array(tensor)
 
     return shape, dtype_name, read
+
+
+def _kept_apart_reader(
+    tensor: onnx.TensorProto, raw: bytes, dtype: np.dtype, shape: tuple[int, ...], packed: bool
+) -> Callable[[], np.ndarray]:
+    """A reader of ``raw``, the ``raw_data`` taken out of ``tensor``: a read-only view for NumPy's own numbers
+    (little-endian, as ONNX stores them), else onnx's conversion of the tensor with its bytes put back."""
+    if dtype.kind in "biufc" and not packed:  # not ml_dtypes' bfloat16 and float8 types (kind "V")
+
+        def view() -> np.ndarray:
+            return np.frombuffer(raw, dtype.newbyteorder("<")).reshape(shape)
+
+        return view
+
+    def convert() -> np.ndarray:
+        filled = onnx.TensorProto()
+        filled.CopyFrom(tensor)
+        filled.raw_data = raw
+        return numpy_helper.to_array(filled)
+
+    return convert
 
 
 def _external_reader(

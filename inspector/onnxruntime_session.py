@@ -168,12 +168,15 @@ def session_options(settings: RuntimeSettings, profile_prefix: str | None = None
 
 
 def create_session(
-    model: onnx.ModelProto | bytes,
+    model: onnx.ModelProto | bytes | Path,
     external_initializers: Mapping[str, np.ndarray] | None = None,
     settings: RuntimeSettings | None = None,
 ) -> ort.InferenceSession:
-    """A session for ``model`` as ``settings`` say (CPU by default); ``external_initializers`` supply the data of
-    initializers stored outside it.  With several providers the session profiles itself, for :func:`run_placed`."""
+    """A session for ``model`` (a model, its bytes or its file) as ``settings`` say (CPU by default).
+
+    ``external_initializers`` supply the data of initializers stored outside it.  With several providers the
+    session profiles itself, for :func:`run_placed`.
+    """
     settings = settings or RuntimeSettings()
     profile = None
     if len(settings.providers) > 1:
@@ -183,7 +186,13 @@ def create_session(
         names = list(external_initializers)
         values = [ort.OrtValue.ortvalue_from_numpy(np.asarray(external_initializers[n])) for n in names]
         options.add_external_initializers(names, values)
-    data = model if isinstance(model, bytes) else model.SerializeToString()
+    data = (
+        model.SerializeToString()
+        if isinstance(model, onnx.ModelProto)
+        else str(model)
+        if isinstance(model, Path)
+        else model
+    )
     try:
         return ort.InferenceSession(data, options, providers=list(settings.providers))
     except Exception as error:  # onnxruntime raises its own exception types, all Exception subclasses

@@ -145,10 +145,10 @@ class _Validation:
         self.inputs = dict(feeds.description)
         targets = capture_targets(candidates, feeds.symbols)
         runs = plan_runs(targets, self.options.max_capture_mb * 2**20)
-        for index, planned in enumerate(runs):
+        for planned in runs:
             names = [name for target in planned for name in target.names]
             try:
-                values, placement = runner.run(names, feeds.arrays, last=index == len(runs) - 1)
+                values, placement = runner.run(names, feeds.arrays)
             except RuntimeRefusal as refusal:
                 self.notes.append(f"onnxruntime could not run the model ({refusal}); its layers ran standalone")
                 return

@@ -51,11 +51,12 @@ def load_model(path: Path, options: Options) -> Model | None:
     return read_onnx(path, options.input_shapes)
 
 
-def _infer_shapes(proto: onnx.ModelProto) -> onnx.ModelProto:
+def _infer_shapes(proto: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, bytes]]:
     """ONNX shape inference with data propagation, without handing it the bytes of large initializers.
 
     Inference needs their dims and types only (values only of small shape tensors), and serializing a large model
-    for the C++ inference took most of the load time: large ``raw_data`` is lifted out and put back afterwards.
+    for the C++ inference took most of the load time: large ``raw_data`` is lifted out, and returned beside the
+    inferred model: the weights' only copy once ``proto`` (whose arena still holds their memory) is gone.
     """
     lifted = {}
     for tensor in proto.graph.initializer:
@@ -63,12 +64,10 @@ def _infer_shapes(proto: onnx.ModelProto) -> onnx.ModelProto:
             lifted[tensor.name] = tensor.raw_data
             tensor.ClearField("raw_data")
     try:
-        inferred = onnx.shape_inference.infer_shapes(proto, data_prop=True)
+        return onnx.shape_inference.infer_shapes(proto, data_prop=True), lifted
     except Exception:
         _put_back(proto, lifted)
         raise
-    _put_back(inferred, lifted)
-    return inferred
 
 
 def _put_back(proto: onnx.ModelProto, lifted: dict[str, bytes]) -> None:
@@ -134,9 +133,11 @@ def read_onnx(path: Path, input_shapes: Mapping[str, tuple[int, ...]] | None = N
     if bad_string is not None:
         raise LoadError(f"{path}: {bad_string[0]} is {bad_string[1]!r}, not UTF-8 text")
     _open_dims(proto, input_shapes or {})
+    producer = f"{proto.producer_name} {proto.producer_version}".strip() or "unknown"
     notes: list[Finding] = []
+    lifted: dict[str, bytes] = {}
     try:
-        inferred = _infer_shapes(proto)
+        inferred, lifted = _infer_shapes(proto)
     except Exception as error:
         inferred = proto
         notes.append(
@@ -147,11 +148,13 @@ def read_onnx(path: Path, input_shapes: Mapping[str, tuple[int, ...]] | None = N
                 message=f"ONNX shape inference failed, shapes are partly unknown: {str(error).splitlines()[0]}",
             )
         )
-    scope = GraphScope(inferred.graph, model_dir=path.parent, file_label=str(path), opsets=list(proto.opset_import))
+    del proto  # its memory holds a copy of the lifted weights; ``inferred`` and ``lifted`` hold all that is needed
+    scope = GraphScope(
+        inferred.graph, model_dir=path.parent, file_label=str(path), opsets=list(inferred.opset_import), stored=lifted
+    )
     layers: list[Layer] = []
     _walk(scope, prefix="", layers=layers, taken={})
     initializer_names = {tensor.name for tensor in inferred.graph.initializer}
-    producer = f"{proto.producer_name} {proto.producer_version}".strip() or "unknown"
     return Model(
         path=str(path),
         format="onnx",
