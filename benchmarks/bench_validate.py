@@ -9,9 +9,13 @@ random weights (:mod:`build_resnet50`) into a temporary folder, unless ``--model
   and runs it once on a random input.
 
 Each process's wall time and peak resident memory (``ru_maxrss`` from ``wait4``) are measured from outside; the
-median and best times and the ratios ``validate / onnxruntime`` are printed (target: at most 4; the best times
-are the steadier figure on a machine with other load).  The last lines split the
-validation of one in-process run into loading and validating.
+median and best times and the ratios ``validate / onnxruntime`` are printed (target: at most 4 in time, 1.5 in
+memory; the best times are the steadier figure on a machine with other load).  The last lines split the
+validation of one run into loading and validating.
+
+Linux keeps a process's peak resident memory across ``exec``, so a child forked from a large parent reports at
+least the parent's size.  This script therefore stays small: the model is built, and the in-process split is
+measured, in child processes too.
 """
 
 from __future__ import annotations
@@ -25,12 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import onnx
-
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-from build_resnet50 import resnet50  # noqa: E402
 
 BASELINE = """
 import sys
@@ -60,19 +59,21 @@ def measure(command: list[str]) -> tuple[float, float]:
     return elapsed, usage.ru_maxrss / 1024
 
 
-def in_process_split(model: Path) -> tuple[float, float]:
-    """Seconds to load (and analyze) the model and to validate it, in this process."""
-    import inspector
-
-    start = time.perf_counter()
-    loaded = inspector.load(model)
-    inspector.analyze(loaded)
-    loaded_at = time.perf_counter()
-    result = inspector.validate(loaded)
-    done = time.perf_counter()
-    if not result.passed:
-        raise SystemExit(result.summary())
-    return loaded_at - start, done - loaded_at
+SPLIT = """
+import sys, time
+start = time.perf_counter()
+import inspector
+imported = time.perf_counter()
+loaded = inspector.load(sys.argv[1])
+inspector.analyze(loaded)
+loaded_at = time.perf_counter()
+result = inspector.validate(loaded)
+done = time.perf_counter()
+if not result.passed:
+    raise SystemExit(result.summary())
+print(f"in process: import {imported - start:.2f} s, load + analyze {loaded_at - imported:.2f} s, "
+      f"validate {done - loaded_at:.2f} s")
+"""
 
 
 def main() -> None:
@@ -84,7 +85,7 @@ def main() -> None:
         model = arguments.model
         if model is None:
             model = Path(folder) / "resnet50.onnx"
-            onnx.save(resnet50(), model)
+            subprocess.run([sys.executable, str(HERE / "build_resnet50.py"), str(model)], check=True)
         size = model.stat().st_size / 1e6
         inspect = [sys.executable, "-m", "inspector", "--validate", str(model), "--format", "json"]
         baseline = [sys.executable, "-c", BASELINE, str(model)]
@@ -92,7 +93,7 @@ def main() -> None:
         for _ in range(arguments.repeat):
             validate_runs.append(measure(inspect))
             baseline_runs.append(measure(baseline))
-        load_s, validate_s = in_process_split(model)
+        split = subprocess.run([sys.executable, "-c", SPLIT, str(model)], capture_output=True, text=True, check=True)
     v_mem = max(m for _, m in validate_runs)
     b_mem = max(m for _, m in baseline_runs)
     print(f"model {model.name} ({size:.0f} MB), {os.cpu_count()} cores, {arguments.repeat} runs each")
@@ -107,9 +108,9 @@ def main() -> None:
     best_ratio = min(t for t, _ in validate_runs) / min(t for t, _ in baseline_runs)
     print(
         f"ratio validate / onnxruntime: {median_ratio:.2f}x median, {best_ratio:.2f}x best (target <= 4); "
-        f"{v_mem / b_mem:.2f}x peak memory"
+        f"{v_mem / b_mem:.2f}x peak memory (target <= 1.5)"
     )
-    print(f"in process: load + analyze {load_s:.2f} s, validate {validate_s:.2f} s")
+    print(split.stdout.strip())
 
 
 if __name__ == "__main__":

@@ -80,37 +80,44 @@ def compare(
         raise ValidationError(f"cannot compare shapes {actual.shape} and {expected.shape}")
     if magnitude is not None and magnitude.shape != expected.shape:
         raise ValidationError(f"magnitude shape {magnitude.shape} differs from the output shape {expected.shape}")
-    work = np.dtype(np.float64)
-    a, b = actual.astype(work, copy=False), expected.astype(work, copy=False)
-    error = np.abs(a - b)
+    b = expected.astype(np.float64, copy=False)
+    error = actual.astype(np.float64)  # a fresh array, turned into |actual - expected| in place
+    np.subtract(error, b, out=error)
+    np.abs(error, out=error)
     if not np.isfinite(error).all():  # equal infinities and NaN against NaN agree; anything else against NaN does not
+        a = actual.astype(np.float64, copy=False)
         same = (a == b) | (np.isnan(a) & np.isnan(b))
-        error = np.where(same, 0, np.where(np.isnan(error), np.inf, error)).astype(work)
+        error = np.where(same, 0.0, np.where(np.isnan(error), np.inf, error))
     reference = np.abs(b)
     if atol is not None:
         rule: ToleranceRule = "given"
-        allowed = np.full(error.shape, atol, dtype=work)
+        allowed = np.full(error.shape, atol, dtype=np.float64)
     elif magnitude is not None and bound is not None:
         rule = bound.rule
         allowed = bound.allowed(magnitude, b, filter_sums)
     else:
         rule = "exact"
-        allowed = np.zeros(error.shape, dtype=work)
+        allowed = np.zeros(error.shape, dtype=np.float64)
     atol_used = float(atol) if atol is not None else float(allowed.max(initial=0))
     if rtol:
         allowed += rtol * reference
     failing = error > allowed
     # The worst element: the largest error as a fraction of its allowance (the largest error when none is allowed).
-    with np.errstate(over="ignore"):
-        score = error / np.maximum(allowed, np.finfo(work).tiny) if allowed.any() else error
+    if allowed.any():
+        with np.errstate(over="ignore", invalid="ignore"):
+            score = np.maximum(allowed, np.finfo(np.float64).tiny)
+            np.divide(error, score, out=score)
+    else:
+        score = error
     worst = np.unravel_index(int(np.argmax(score)), error.shape) if error.any() else ()
     channels = (
         np.flatnonzero(failing.any(axis=tuple(i for i in range(failing.ndim) if i != 1))) if error.ndim > 1 else ()
     )
+    max_abs = float(error.max(initial=0))
     relative = np.divide(error, reference, out=np.zeros_like(error), where=reference > 0)
     return Comparison(
         passed=not failing.any(),
-        max_abs_error=float(error.max(initial=0)),
+        max_abs_error=max_abs,
         max_rel_error=float(relative.max(initial=0)),
         atol=atol_used,
         rtol=float(rtol or 0.0),

@@ -51,16 +51,17 @@ def json_ready(array: np.ndarray) -> Any:
 
 def filter_stats(layer: ConvLayer) -> FilterStats:
     """The statistics of every filter of ``layer`` (raises ``FilterError`` when its weight cannot be sliced)."""
-    values = layer.as_matrix().astype(np.float64)
-    magnitude = np.abs(values)
+    values = layer.as_matrix().astype(np.float64, copy=False)
+    width = values.shape[1]  # a filter has at least one weight
     with np.errstate(invalid="ignore", over="ignore"):
+        low, high = values.min(axis=1, initial=np.inf), values.max(axis=1, initial=-np.inf)
         return FilterStats(
-            l1=magnitude.sum(axis=1),
-            l2=np.sqrt(np.square(values).sum(axis=1)),
-            min=values.min(axis=1),
-            max=values.max(axis=1),
-            mean=values.mean(axis=1),
-            zero_fraction=(values == 0).mean(axis=1),
-            max_abs=magnitude.max(axis=1),
-            finite=np.isfinite(values).all(axis=1),
+            l1=np.abs(values).sum(axis=1),
+            l2=np.sqrt(np.einsum("ij,ij->i", values, values)),
+            min=low,
+            max=high,
+            mean=values.sum(axis=1) / width,
+            zero_fraction=(width - np.count_nonzero(values, axis=1)) / width,
+            max_abs=np.maximum(high, -low),
+            finite=np.isfinite(low) & np.isfinite(high),  # NaN makes both NaN, an infinity one of them
         )

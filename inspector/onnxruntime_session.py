@@ -158,6 +158,7 @@ def session_options(settings: RuntimeSettings, profile_prefix: str | None = None
     options = ort.SessionOptions()
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = _FATAL_ONLY
+    options.enable_cpu_mem_arena = False
     options.graph_optimization_level = _LEVELS[settings.graph_optimization]
     if settings.threads is not None:
         options.intra_op_num_threads = settings.threads
