@@ -20,6 +20,8 @@ from inspector.model import ConvLayer
 IR_VERSION = 8
 """onnx >= 1.23 writes IR version 14 by default, which onnxruntime refuses."""
 OPSET = 17
+BFLOAT16_OPSET = 22
+"""Conv takes bfloat16 from opset 22 on."""
 INPUT, OUTPUT = "x", "y"
 
 
@@ -87,6 +89,7 @@ def conv_layer_model(layer: ConvLayer) -> onnx.ModelProto:
         [helper.make_tensor_value_info(OUTPUT, elem_type, None)],
         initializer=initializers,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    opset = BFLOAT16_OPSET if weight.dtype.name == "bfloat16" else OPSET
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     model.ir_version = IR_VERSION
     return model

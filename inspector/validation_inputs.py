@@ -42,8 +42,8 @@ def layer_rng(seed: int, layer_name: str) -> np.random.Generator:
 def random_array(shape: tuple[int, ...], dtype: np.dtype, rng: np.random.Generator) -> np.ndarray:
     """A seeded array of ``dtype`` (see the module docstring for the distributions)."""
     dtype = np.dtype(dtype)
-    if dtype.kind == "f":
-        return rng.standard_normal(shape).astype(dtype)
+    if dtype.kind == "f" or dtype.name == "bfloat16":  # bfloat16 is ml_dtypes', which NumPy does not call a float
+        return rng.standard_normal(shape).astype(np.float32).astype(dtype)
     if dtype.kind == "b":
         return rng.random(shape) < 0.5
     if dtype.kind in "iu":
