@@ -16,6 +16,8 @@ from inspector.errors import ValidationError
 from inspector.model import Dim, Shape, TensorInfo
 
 DEFAULT_BATCH = 1
+OPEN_BATCH = "N"
+"""The name an open batch dim (dim 0 written as -1, 0 or nothing) takes, so that it carries through the layers."""
 _DIMS = re.compile(r"^\d+(x\d+)*$")
 
 
@@ -32,18 +34,26 @@ def is_fixed(dim: Dim) -> bool:
     return isinstance(dim, int) and dim > 0
 
 
-def open_dim(dim: Dim) -> Dim:
-    """A dim as the common model shows it: ``-1`` and ``0`` (exporters' way of saying "any") become ``"?"``."""
-    return dim if not isinstance(dim, int) or dim > 0 else "?"
+_SPATIAL_NAMES = {3: ("L",), 4: ("H", "W"), 5: ("D", "H", "W")}
+"""Placeholder names of the spatial dims of channels-first inputs, by rank."""
 
 
 def flag_example(tensor: TensorInfo) -> str:
-    """``--input-shape x:1x3xHxW``: the flag that would fix ``tensor``'s open dims."""
+    """``--input-shape x:1x3xHxW``: the flag that would fix ``tensor``'s open dims (named as the file names them,
+    else ``H``, ``W``… by position)."""
     shape = tensor.shape or ()
-    letters = iter("HWDTUV")
-    dims = [
-        str(d) if is_fixed(d) else str(DEFAULT_BATCH) if i == 0 else next(letters, "S") for i, d in enumerate(shape)
-    ]
+    spatial = _SPATIAL_NAMES.get(len(shape), ())
+    dims = []
+    for axis, dim in enumerate(shape):
+        if is_fixed(dim):
+            dims.append(str(dim))
+        elif axis == 0:
+            dims.append(str(DEFAULT_BATCH))
+        elif isinstance(dim, str) and dim.isidentifier():
+            dims.append(dim.upper())
+        else:
+            position = axis - (len(shape) - len(spatial))
+            dims.append(spatial[position] if 0 <= position < len(spatial) else f"D{axis}")
     return f"--input-shape {tensor.name}:{'x'.join(dims) or 'DIMS'}"
 
 
@@ -56,6 +66,19 @@ def checked_shape(name: str, declared: Shape | None, given: tuple[int, ...], ori
             if is_fixed(d) and d != g:
                 raise ValidationError(f"{origin}: dim {axis} of input {name!r} is fixed to {d}, {g} was given")
     return given
+
+
+def bind_dim_names(names: dict[str, int], declared: Shape | None, sizes: tuple[int, ...], tensor: str) -> None:
+    """Record in ``names`` the size ``sizes`` gives each named dim of ``declared`` (input ``tensor``'s shape).
+
+    Raises ``ValidationError`` when a name already has another size: one name is one size in every input.
+    """
+    for axis, (dim, size) in enumerate(zip(declared or (), sizes, strict=False)):
+        if isinstance(dim, str) and dim != "?" and names.setdefault(dim, size) != size:
+            raise ValidationError(
+                f"--input-shape: dim {dim!r} is {names[dim]} in one input and {size} in dim {axis} of {tensor!r}; "
+                "the model gives both one size"
+            )
 
 
 def runnable_shape(tensor: TensorInfo, symbols: Mapping[str, int] | None = None) -> tuple[int, ...]:

@@ -66,16 +66,19 @@ def _kernel_types(op_type: str, providers: tuple[str, ...]) -> frozenset[str]:
 
 
 def accumulation_dtype(op_type: str, dtype: str, providers: Sequence[str]) -> str:
-    """The float type onnxruntime sums ``op_type`` in for ``dtype`` data on ``providers``.
+    """The float type onnxruntime may sum ``op_type`` in for ``dtype`` data, on whichever of ``providers`` ran it.
 
-    float32 and float64 in themselves.  float16 and bfloat16 in themselves when a provider has such a kernel
-    (the cautious reading: it may sum in float32), else in float32: without a kernel onnxruntime inserts casts
-    to float32 around the node (its InsertCastTransformer) and rounds the result back.
+    float32 and float64 in themselves.  float16 and bfloat16 in float32 on a provider whose kernel registry has no
+    such kernel (onnxruntime inserts casts to float32 around the node, its InsertCastTransformer, and rounds the
+    result back), else in themselves: a provider with such a kernel, or one the registry does not describe, is
+    taken to sum in the data type (it may sum in float32).  Of several providers, the least precise counts.
     """
     if dtype in ("float32", "float64"):
         return dtype
-    known = _kernel_types(op_type, tuple(providers))
-    return "float32" if known and f"tensor({dtype})" not in known else dtype
+    upcast = all(
+        _kernel_types(op_type, (p,)) and f"tensor({dtype})" not in _kernel_types(op_type, (p,)) for p in providers
+    )
+    return "float32" if upcast and providers else dtype
 
 
 GraphOptimization = Literal["disabled", "basic", "extended", "all"]
@@ -86,6 +89,8 @@ _LEVELS = {
     "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
 }
 _SUFFIX = "ExecutionProvider"
+_CAST_PREFIX, _NCHWC_SUFFIX = "InsertedPrecisionFreeCast_", "_nchwc"
+"""How onnxruntime names the nodes it makes of a node: one run in float32 for float16 data, one in NCHWc layout."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -137,19 +142,15 @@ class Placement:
     providers: tuple[str, ...]
     nodes: Mapping[str, str]
 
-    def of(self, names: Sequence[str]) -> tuple[str, ...]:
-        """The providers that ran the node known by ``names`` (its own name and its outputs'), or a node
-        onnxruntime made of it (it names those after either: ``c1_nchwc``, ``InsertedPrecisionFreeCast_y``); all
-        the session's providers when the profile names none."""
+    def of(self, name: str, output: str) -> tuple[str, ...]:
+        """The providers that ran the node ``name`` with first output ``output``, or a node onnxruntime made of it
+        (named after either: ``c1_nchwc``, ``InsertedPrecisionFreeCast_y``); all the session's providers when the
+        profile names none of them."""
         if len(self.providers) == 1:
             return self.providers
-
-        def made_of(node: str) -> bool:
-            return any(
-                node == n or node.startswith(n + "_") or node.endswith("_" + n) or f"_{n}_" in node for n in names
-            )
-
-        found = {provider for node, provider in self.nodes.items() if made_of(node)}
+        made = {name, output, f"{_CAST_PREFIX}{output}"}
+        made |= {f"{n}{_NCHWC_SUFFIX}" for n in made}
+        found = {provider for node, provider in self.nodes.items() if node in made}
         return tuple(p for p in self.providers if p in found) or self.providers
 
 

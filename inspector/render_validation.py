@@ -76,11 +76,16 @@ def _runtime_line(result: ValidationResult) -> str:
     threads = runtime.get("threads") or "default"
     providers = ", ".join(runtime.get("providers", ()))
     level = runtime.get("graph_optimization")
-    return (
-        f"onnxruntime {runtime.get('onnxruntime')} ({providers}; graph optimization {level}, threads {threads}) · "
-        f"tolerance per element: what rounding can explain (a correct model fails with "
-        f"probability below {FALSE_ALARM_PROBABILITY:g})"
-    )
+    line = f"onnxruntime {runtime.get('onnxruntime')} ({providers}; graph optimization {level}, threads {threads})"
+    rules = {layer.comparison.rule for layer in result.layers if layer.comparison is not None}
+    if "probabilistic" in rules:
+        line += (
+            " · tolerance per element: what rounding can explain (a correct model fails with probability below "
+            f"{FALSE_ALARM_PROBABILITY:g})"
+        )
+    elif "worst-case" in rules:
+        line += " · tolerance per element: what rounding can explain at worst"
+    return line
 
 
 def _placeholder_note(result: ValidationResult) -> str:

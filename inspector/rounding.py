@@ -32,10 +32,11 @@ coefficient used is the smaller of the two, ``c = min(gamma_n, gamma~_n(lam_l))`
 The magnitude is computed in its own precision ``u_m`` from non-negative terms, so the computed ``mag^``
 satisfies ``mag <= mag^ / (1 - gamma_m_n)`` (worst case, no assumption); the bound uses that.
 
-**Underflow.**  A product in the subnormal range loses up to half the smallest subnormal, and a runtime that
-flushes subnormals to zero loses less than the smallest normal number ``tiny``; sums of subnormals are exact.
-Each of the ``n`` terms therefore adds at most ``tiny`` of absolute error (of the accumulation type, and of the
-magnitude's type for ``mag^``).
+**Underflow.**  A product in the subnormal range loses up to half the smallest subnormal; sums of subnormals are
+exact with gradual underflow, and a runtime that flushes subnormal results to zero loses less than the smallest
+normal number ``tiny`` on each product and each addition.  The ``n`` terms and at most ``n - 1`` additions
+therefore add at most ``2*n*tiny`` of absolute error (of the accumulation type, and of the magnitude's type for
+``mag^``).
 
 **Output narrower than the accumulation.**  onnxruntime's CPU provider has no float16 Conv kernel on most CPUs:
 it inserts casts, computes in float32 and rounds the result to float16 (one more rounding,
@@ -44,10 +45,10 @@ the accumulation is assumed to be float16 itself (``u = 2**-11``), the cautious 
 way (``u = 2**-8``).
 
 **Together**, for an element of output channel ``o`` with engine result ``r`` (float64) and computed magnitude
-``mag^``, ``m = mag^ / (1 - gamma_m_n) + n * tiny_m`` bounding the true magnitude::
+``mag^``, ``m = mag^ / (1 - gamma_m_n) + 2 * n * tiny_m`` bounding the true magnitude::
 
     core    = (c + gamma64_n) * m * (1 + v_in) + v_in * m + tiny_in * sum|w_o|
-    allowed = core + u_out * (|r| + core) + n * tiny + tiny_out
+    allowed = core + u_out * (|r| + core) + 2 * n * tiny + tiny_out
 
 where ``v_in = u_in / (1 - u_in)``, ``tiny_in``, ``u_out`` and ``tiny_out`` are 0 unless the data type is
 narrower than the accumulation.
@@ -61,12 +62,14 @@ added whenever the accumulation is wider than the data.
 
 **When the probabilistic model does not apply.**  Independent rounding errors are an assumption, and sums of
 one repeated product break it: adding the same value again and again rounds the same way each time.  That
-happens when a filter's weights repeat (a box or binomial filter, a constant test weight) *and* its input
-repeats (flat image regions, constant activations).  Measured here: a 15×15 mean filter on an image of flat
-patches exceeded ``gamma~`` (3.0e-6 against 1.9e-6 allowed), and constant kernels on constant inputs grew like
-``0.03*K*u`` in one long chain.  So a layer takes the probabilistic bound only when its products vary: a strided
-sample of each filter's nonzero weights, or of its input's nonzero values, has at most half of its values
-repeated (``REPEAT_LIMIT``); otherwise the worst case, which needs no assumption.
+happens where a filter's weights repeat (a box or binomial filter, a constant test weight) and its input repeats
+over a window (flat image regions, constant activations), which one flat patch in an otherwise varied image is
+enough for.  Measured here: a 15×15 mean filter on an image of flat patches exceeded ``gamma~`` (3.0e-6 against
+1.9e-6 allowed), and constant kernels on constant inputs grew like ``0.03*K*u`` in one long chain.  So a layer
+takes the probabilistic bound only when no filter repeats its weights: in an evenly strided sample of each
+filter's nonzero weights at most half repeat another (``REPEAT_LIMIT``); otherwise the worst case, which needs
+no assumption.  (Trained float filters repeat few of their weights; int8-quantized ones, with 255 levels, about
+one in eight of a 64-weight sample.)
 
 **What the argument assumes.**  IEEE arithmetic with round-to-nearest in the accumulation type, operands that
 are exactly the file's values (float16 and bfloat16 widen exactly), and a conv computed as a sum of products,
@@ -87,9 +90,11 @@ import numpy as np
 FALSE_ALARM_PROBABILITY = 1e-6
 """The largest probability, per validation run, that a correct model is flagged (the union bound's ``P``)."""
 REPEAT_LIMIT = 0.5
-"""Above this fraction of repeated values in both the weights and the input, a layer's products may repeat."""
-FILTER_SAMPLE, INPUT_SAMPLE = 64, 4096
-"""Values sampled (evenly strided) from each filter and from a layer's input to look for repetition."""
+"""Above this fraction of repeated weights in a filter, its products may repeat (see the module docstring)."""
+FILTER_SAMPLE = 64
+"""Weights sampled (evenly strided) from each filter to look for repetition."""
+USEFUL_COEFFICIENT = 1.0
+"""A bound of this many times the magnitude or more allows any result: such a layer cannot be validated."""
 
 BoundRule = Literal["probabilistic", "worst-case"]
 BoundChoice = Literal["auto", "worst-case"]
@@ -136,20 +141,13 @@ def union_lambda(n: int, elements: int, layers: int, u: float, probability: floa
     return math.sqrt(2 * math.log(2 * n * max(elements, 1) * max(layers, 1) / probability)) / (1 - u)
 
 
-def repeated_fraction(rows: np.ndarray, sample: int) -> np.ndarray:
-    """Per row of ``rows``, the fraction of an evenly strided sample of about ``sample`` nonzero ``|values|`` that
-    repeat another sampled value."""
-    step = max(1, rows.shape[1] // sample)
-    picked = np.sort(np.abs(rows[:, ::step]), axis=1)
+def weights_repeat(filters: np.ndarray) -> bool:
+    """Whether some filter (a row of ``filters``) repeats more than ``REPEAT_LIMIT`` of its sampled nonzero weights."""
+    step = max(1, filters.shape[1] // FILTER_SAMPLE)
+    picked = np.sort(np.abs(filters[:, ::step]), axis=1)
     repeated = ((picked[:, 1:] == picked[:, :-1]) & (picked[:, 1:] != 0)).sum(axis=1)
-    return repeated / np.maximum(np.count_nonzero(picked, axis=1) - 1, 1)
-
-
-def products_may_repeat(x: np.ndarray, filters: np.ndarray) -> bool:
-    """Whether some filter's weights (``filters``: one row each) repeat, and the input ``x``'s values too."""
-    if repeated_fraction(filters, FILTER_SAMPLE).max(initial=0) <= REPEAT_LIMIT:
-        return False
-    return bool(repeated_fraction(x.reshape(1, -1), INPUT_SAMPLE)[0] > REPEAT_LIMIT)
+    fraction = repeated / np.maximum(np.count_nonzero(picked, axis=1) - 1, 1)
+    return bool(fraction.max(initial=0) > REPEAT_LIMIT)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -184,6 +182,11 @@ class RoundingBound:
             core += self.output_roundoff * (np.abs(reference) + core)
         core += self.absolute
         return core
+
+    @property
+    def useful(self) -> bool:
+        """Whether the bound allows less than the magnitude itself (float16 sums of thousands of terms do not)."""
+        return math.isfinite(self.scale) and self.coefficient < USEFUL_COEFFICIENT
 
     def describe(self) -> str:
         """The rule in a few symbols, for the table: ``8.3·√n·u·mag (n=289)`` or ``γn·mag (n=28)``."""
@@ -220,7 +223,7 @@ def rounding_bound(
     ``output`` is the dtype onnxruntime returns, ``magnitude_dtype`` the one the magnitude was computed in,
     ``elements`` how many elements this layer compares and ``layers`` how many layers the run compares (for
     the union bound).  ``choice="worst-case"`` skips the probabilistic bound (as the caller must when
-    :func:`products_may_repeat`).
+    :func:`weights_repeat`).  ``false_alarm_probability`` is the layer's share of ``probability``.
     """
     acc, out, mag = float_format(accumulation), float_format(output), float_format(magnitude_dtype)
     u = acc.unit_roundoff
@@ -242,9 +245,9 @@ def rounding_bound(
         lam=lam if probabilistic else None,
         coefficient=coefficient,
         scale=((coefficient + reference) * (1 + v_in) + v_in) * bound_magnitude,
-        floor=((coefficient + reference) * (1 + v_in) + v_in) * terms * mag.tiny,
+        floor=((coefficient + reference) * (1 + v_in) + v_in) * 2 * terms * mag.tiny,
         output_roundoff=out.unit_roundoff if narrower else 0.0,
-        absolute=terms * acc.tiny + (out.tiny if narrower else 0.0),
+        absolute=2 * terms * acc.tiny + (out.tiny if narrower else 0.0),
         input_tiny=out.tiny if narrower else 0.0,
-        false_alarm_probability=probability if probabilistic else None,
+        false_alarm_probability=probability / max(layers, 1) if probabilistic else None,
     )

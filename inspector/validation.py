@@ -34,11 +34,13 @@ from inspector.onnxruntime_session import (
     installed_providers,
     run_placed,
 )
-from inspector.rounding import products_may_repeat, rounding_bound
+from inspector.rounding import rounding_bound, weights_repeat
 from inspector.validation_inputs import Feeds, file_feeds, layer_rng, random_array, random_feeds
 from inspector.validation_options import ValidationOptions
 from inspector.validation_result import LayerValidation, Mode, Status, ValidationResult
 
+CPU_PROVIDERS = frozenset({"CPUExecutionProvider"})
+"""Providers whose conv kernels sum products in the data's own floating-point type, as the bound assumes."""
 Progress = Callable[[str, int, int], None]
 """Called after each layer with its name, the number of layers done and the total."""
 
@@ -116,6 +118,12 @@ class _Validation:
         for layer in layers:
             if layer.name not in self.results:
                 self._record(self._standalone(layer))
+        other = sorted({p for result in self.results.values() for p in result.providers} - CPU_PROVIDERS)
+        if other:
+            self.notes.append(
+                f"{', '.join(other)} ran layers: the default tolerance assumes IEEE arithmetic in the data's own "
+                "type, which a provider computing float32 convs in TF32 or with Winograd kernels does not keep"
+            )
         return ValidationResult(
             model_path=self.model.path,
             inputs=self.inputs,
@@ -154,7 +162,7 @@ class _Validation:
                 return
             self.capture_runs += 1
             for target in planned:
-                ran = Run("captured", placement.of((target.layer.name, *target.layer.outputs)))
+                ran = Run("captured", placement.of(target.layer.name, target.output))
                 self._record(self._compare(target.layer, ran, target.operands(values), values[target.output]))
             del values
 
@@ -176,7 +184,7 @@ class _Validation:
             why = "onnxruntime cannot run it" if refusal.unsupported else "onnxruntime refuses the layer"
             return _outcome(layer, status, ran, shape.dims, reason=f"{why}: {refusal}")
         operands = {"x": x, "w": weight, "b": None if layer.bias is None else layer.bias.array}
-        ran = dataclasses.replace(ran, providers=placement.of((layer.name, OUTPUT)))
+        ran = dataclasses.replace(ran, providers=placement.of(layer.name, OUTPUT))
         return self._compare(layer, ran, operands, actual)
 
     def _compare(
@@ -195,7 +203,7 @@ class _Validation:
         bound = filter_sums = None
         if engine.magnitude is not None and engine.filters is not None and x is not None:
             choice = self.options.bound
-            if choice == "auto" and products_may_repeat(x, engine.filters):
+            if choice == "auto" and weights_repeat(engine.filters):
                 choice = "worst-case"
             bound = rounding_bound(
                 terms=engine.terms,
@@ -206,6 +214,12 @@ class _Validation:
                 layers=len(self.model.conv_layers),
                 choice=choice,
             )
+            if not bound.useful and atol is None:
+                reason = (
+                    f"{bound.accumulation} sums of {bound.terms:,} terms: rounding alone can explain any result "
+                    f"(bound {bound.coefficient:.3g} × the sum's magnitude); give --atol to compare anyway"
+                )
+                return _outcome(layer, "skipped", ran, shape, reason=reason)
             if bound.input_tiny:
                 filter_sums = np.abs(engine.filters).sum(axis=1, dtype=np.float64)
         comparison = compare(

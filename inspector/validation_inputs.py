@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from inspector.errors import ValidationError
-from inspector.input_shapes import DEFAULT_BATCH, check_input_names, checked_shape, runnable_shape
+from inspector.input_shapes import DEFAULT_BATCH, bind_dim_names, check_input_names, checked_shape, runnable_shape
 from inspector.model import Model, Shape
 
 SMALL_INTEGER_LIMIT = 16
@@ -79,7 +79,8 @@ def random_feeds(model: Model, seed: int, input_shapes: Mapping[str, tuple[int, 
     for tensor in model.inputs:
         given = input_shapes.get(tensor.name)
         if given is not None:
-            symbols.update(_symbols(tensor.shape, checked_shape(tensor.name, tensor.shape, given, "--input-shape")))
+            sizes = checked_shape(tensor.name, tensor.shape, given, "--input-shape")
+            bind_dim_names(symbols, tensor.shape, sizes, tensor.name)
     for tensor in model.inputs:
         batch = tensor.shape[0] if tensor.shape else None
         if tensor.name not in input_shapes and isinstance(batch, str) and batch != "?":

@@ -66,7 +66,7 @@ class LayerValidation:
             return self.reason
         worst = ", ".join(map(str, c.worst_index or ()))
         if c.passed:
-            closest = f" (closest to the tolerance at [{worst}])" if worst else ""
+            closest = f" (closest to the tolerance at [{worst}], {c.tolerance_used:.2g} of it)" if worst else ""
             return f"matches onnxruntime: max abs error {c.max_abs_error:.3g}{closest}"
         return (
             f"output channel {c.worst_channel} differs most from onnxruntime: {c.max_abs_error:.3g} max abs error; "
@@ -92,6 +92,7 @@ class LayerValidation:
             "rtol": None if c is None else c.rtol,
             "tolerance": None if c is None else c.rule,
             "bound": None if c is None or c.bound is None else c.bound.to_dict(),
+            "tolerance_used": None if c is None else _number(c.tolerance_used),
             "worst_index": None if c is None or c.worst_index is None else list(c.worst_index),
             "worst_channel": None if c is None else c.worst_channel,
             "failed_channels": None if c is None else list(c.failed_channels),

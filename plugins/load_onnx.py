@@ -16,7 +16,7 @@ import onnx
 from inspector.errors import LoadError
 from inspector.findings import Finding
 from inspector.hookspecs import hookimpl
-from inspector.input_shapes import checked_shape
+from inspector.input_shapes import OPEN_BATCH, bind_dim_names, checked_shape
 from inspector.layouts import onnx_conv_layout
 from inspector.model import ConvLayer, DenseLayer, Layer, Model, TensorInfo, Weight
 from inspector.onnx_attributes import NodeAttributes
@@ -77,34 +77,40 @@ def _put_back(proto: onnx.ModelProto, lifted: dict[str, bytes]) -> None:
 
 
 def _open_dims(proto: onnx.ModelProto, input_shapes: Mapping[str, tuple[int, ...]]) -> None:
-    """Graph inputs get the given sizes of their open dims; ``-1`` and ``0`` dims become unknown ones.
+    """Graph inputs get the given sizes; their ``-1``, ``0`` and unset dims become open ones.
 
     Exporters write ``-1`` or ``0`` for "any size"; left in, shape inference would compute layer shapes from them.
+    An open batch dim (dim 0) is named ``N``, so that it carries through every layer's shape; a dim name sized in
+    one input has that size in every input.  With sizes given, the shapes the file records for outputs and
+    intermediate tensors (written for other sizes) are dropped, for shape inference to work them out again.
     """
     initializers = {tensor.name for tensor in proto.graph.initializer}
     inputs = [v for v in proto.graph.input if v.name not in initializers and v.type.HasField("tensor_type")]
-    named: dict[str, int] = {}  # a dim name given a size in one input has it in every input
+    named: dict[str, int] = {}
     for value in inputs:
-        given = input_shapes.get(value.name)
-        if given is not None:
-            declared = checked_shape(value.name, shape_of(value.type), given, f"--input-shape {value.name}")
-            named.update(
-                {
-                    dim.dim_param: size
-                    for dim, size in zip(value.type.tensor_type.shape.dim, declared, strict=False)
-                    if dim.dim_param
-                }
-            )
-            shape = value.type.tensor_type.shape
+        if value.name in input_shapes:
+            declared = shape_of(value.type)
+            given = checked_shape(value.name, declared, input_shapes[value.name], f"--input-shape {value.name}")
+            bind_dim_names(named, declared, given, value.name)
+    for value in inputs:
+        shape = value.type.tensor_type.shape
+        if value.name in input_shapes:
             shape.ClearField("dim")
-            for size in given:
+            for size in input_shapes[value.name]:
                 shape.dim.add().dim_value = size
-    for value in inputs:
-        for dim in value.type.tensor_type.shape.dim:
+            continue
+        for axis, dim in enumerate(shape.dim):
             if dim.dim_param in named:
                 dim.dim_value = named[dim.dim_param]
-            elif dim.HasField("dim_value") and dim.dim_value <= 0:
-                dim.Clear()
+            elif not dim.dim_param and not dim.dim_value > 0:
+                if axis == 0:
+                    dim.dim_param = OPEN_BATCH
+                else:
+                    dim.Clear()
+    if input_shapes:
+        del proto.graph.value_info[:]
+        for value in proto.graph.output:
+            value.type.tensor_type.ClearField("shape")
     for value in [*proto.graph.output, *proto.graph.value_info]:
         for dim in value.type.tensor_type.shape.dim if value.type.HasField("tensor_type") else ():
             if dim.HasField("dim_value") and dim.dim_value < 0:

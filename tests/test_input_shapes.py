@@ -173,3 +173,26 @@ def test_a_dim_name_takes_one_size_in_every_input(tmp_path):
     assert [t["shape"] for t in given_later] == [[2, 64], [2, 2, 8]]
     fixed_samples = voice_detector(tmp_path / "vad64.onnx", 64)
     assert [t["shape"] for t in inspector.validate(fixed_samples).inputs["tensors"]] == [[1, 64], [2, 1, 8]]
+
+
+def test_given_sizes_replace_the_output_shapes_the_file_records(tmp_path):
+    # The exporter recorded the output for a 10×10 input; given 16×16, the output is 14×14 (3×3 conv, no padding).
+    weight = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "W")
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, "H", "W"])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 8, 8])
+    path = save_model(tmp_path / "m.onnx", [helper.make_node("Conv", ["x", "W"], ["y"], name="c")], [x], [y], [weight])
+    layer = inspector.load(path, input_shapes={"x": (1, 3, 16, 16)})["c"]
+    assert layer.output_shape == (1, 4, 14, 14) and layer.macs == 14 * 14 * 4 * 27
+
+
+def test_one_dim_name_cannot_take_two_sizes(tmp_path):
+    path = voice_detector(tmp_path / "vad.onnx", "samples")
+    with pytest.raises(ValidationError, match="dim 'batch' is 2 in one input and 3"):
+        inspector.load(path, input_shapes={"audio": (2, 64), "state": (2, 3, 8)})
+
+
+def test_an_open_batch_is_named_so_that_it_carries_through_the_layers(tmp_path):
+    path = detector(tmp_path / "det.onnx", [-1, 3, 16, 16])
+    model = inspector.load(path)
+    assert model.inputs[0].shape == ("N", 3, 16, 16) and model["down"].output_shape == ("N", 4, 8, 8)
+    assert inspector.validate(model).capture_runs == 1  # sizes known: both layers fit one run

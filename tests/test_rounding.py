@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from inspector.rounding import FALSE_ALARM_PROBABILITY, rounding_bound, union_lambda
+from inspector.rounding import FALSE_ALARM_PROBABILITY, rounding_bound, union_lambda, weights_repeat
 
 U32 = 2.0**-24
 
@@ -70,3 +70,48 @@ def test_a_float16_result_summed_in_float32_adds_one_float16_rounding():
         terms=10, accumulation="float16", output="float16", magnitude_dtype="float32", elements=100, layers=1
     )
     assert native.output_roundoff == 0 and native.coefficient == pytest.approx(10 * 2.0**-11 / (1 - 10 * 2.0**-11))
+
+
+def test_filters_that_repeat_their_weights_are_found():
+    rng = np.random.default_rng(0)
+    trained = rng.standard_normal((8, 4608)).astype(np.float32)
+    int8_levels = (np.round(trained * 40).clip(-127, 127) / 40).astype(np.float32)  # 255 levels per filter
+    binomial = np.outer([1, 2, 1], [1, 2, 1]).reshape(1, 9) / 16
+    assert not weights_repeat(trained) and not weights_repeat(int8_levels)
+    assert weights_repeat(np.full((4, 9), 0.02)) and weights_repeat(binomial)
+    assert weights_repeat(np.vstack([trained[:, :9], np.full((1, 9), 1 / 9)]))  # one constant filter is enough
+    assert not weights_repeat(np.zeros((2, 9)))  # zeros add no rounding
+
+
+def test_float16_data_summed_in_float32_allows_for_an_input_read_unrounded():
+    bound = rounding_bound(
+        terms=10, accumulation="float32", output="float16", magnitude_dtype="float32", elements=100, layers=4
+    )
+    # v_in = u16 / (1 - u16) of the magnitude, and tiny16 times the filter's sum |w| for subnormal inputs
+    v_in = 2.0**-11 / (1 - 2.0**-11)
+    assert bound.scale > v_in and bound.input_tiny == 2.0**-14
+    with_sums = bound.allowed(np.zeros((1, 2)), np.zeros((1, 2)), np.array([0.0, 1000.0]))
+    assert with_sums[0, 1] - with_sums[0, 0] == pytest.approx(
+        1000 * 2.0**-14 * (1 + 2.0**-11)
+    )  # rounded to float16 too
+    assert bound.false_alarm_probability is None  # worst case: no probability involved
+    share = rounding_bound(
+        terms=4609, accumulation="float32", output="float32", magnitude_dtype="float64", elements=100, layers=4
+    )
+    assert share.false_alarm_probability == pytest.approx(1e-6 / 4)  # each of 4 layers' share of the run's 1e-6
+
+
+def test_float16_sums_of_thousands_of_terms_cannot_be_bounded_usefully():
+    native = rounding_bound(
+        terms=4609,
+        accumulation="float16",
+        output="float16",
+        magnitude_dtype="float32",
+        elements=100,
+        layers=1,
+        choice="worst-case",
+    )
+    assert not native.useful  # 4609 * 2^-11 > 1: gamma_n is infinite
+    assert rounding_bound(
+        terms=4609, accumulation="float32", output="float16", magnitude_dtype="float32", elements=100, layers=1
+    ).useful

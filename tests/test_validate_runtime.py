@@ -12,6 +12,7 @@ import pytest
 
 import inspector
 from inspector.errors import ValidationError
+from inspector.onnxruntime_session import Placement
 from tests.conftest import SAMPLES
 
 SEED = str(SAMPLES / "seed.onnx")
@@ -86,3 +87,14 @@ def test_worst_case_bound_is_chosen_on_request():
     result = inspector.validate(SEED, bound="worst-case")
     assert result.passed and {layer.comparison.rule for layer in result.layers} == {"worst-case"}
     assert {layer.comparison.bound.lam for layer in result.layers} == {None}
+
+
+def test_placement_names_a_node_by_its_name_output_or_what_onnxruntime_made_of_it():
+    placement = Placement(
+        ("XProvider", "CPUExecutionProvider"),
+        {"conv_nchwc": "XProvider", "InsertedPrecisionFreeCast_y": "CPUExecutionProvider", "conv_1": "XProvider"},
+    )
+    assert placement.of("conv", "c") == ("XProvider",)
+    assert placement.of("half", "y") == ("CPUExecutionProvider",)
+    assert placement.of("conv_", "z") == ("XProvider", "CPUExecutionProvider")  # not named: any of them
+    assert Placement(("CPUExecutionProvider",), {}).of("a", "b") == ("CPUExecutionProvider",)

@@ -111,10 +111,7 @@ def test_light_model_passes(path):
 def test_backend_model_never_fails(tmp_path, name, source):
     folder = SHIPPED[name] if name in SHIPPED else write_generated(GENERATED[name], tmp_path / name.split("/")[1])
     settings = {"inputs": inputs_npz(folder, tmp_path / "inputs.npz")} if source != "random" else {"seed": 0}
-    try:
-        result = inspector.validate(folder / "model.onnx", **settings)
-    except inspector.InspectorError:
-        return  # refused with the tool's own error: allowed
+    result = inspector.validate(folder / "model.onnx", **settings)  # every one of them loads and runs
     assert result.layers, f"{name}: no conv layer found"
     for layer in result.layers:
         assert layer.status in ("passed", "skipped", "error"), f"{name}, layer {layer.name}: {layer.message}"
