@@ -3,7 +3,7 @@
 Registered under the ``pytest11`` entry point, so pytest loads it wherever conv-inspector is installed.  It is a
 top-level module of its own, apart from the ``inspector`` package, so that a pytest run without
 ``--inspect-models`` imports nothing but this file (no NumPy, no onnxruntime) and collects nothing more.
-The work is in :mod:`inspector.pytest_plugin`, imported only when the option is given.
+The work is in :mod:`inspector.testing.pytest_plugin`, imported only when the option is given.
 """
 
 from __future__ import annotations
@@ -53,6 +53,6 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
 def pytest_configure(config: pytest.Config) -> None:
     paths = config.getoption("inspect_models")
     if paths:
-        from inspector.pytest_plugin import ModelCollection, collection_options
+        from inspector.testing.pytest_plugin import ModelCollection, collection_options
 
         config.pluginmanager.register(ModelCollection(paths, collection_options(config)), PLUGIN_NAME)

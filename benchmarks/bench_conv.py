@@ -31,8 +31,8 @@ import onnxruntime as ort
 from onnx import TensorProto, helper
 from onnx.reference import ReferenceEvaluator
 
-from inspector.conv_workspace import release
-from inspector.numpy_conv import conv, conv_transpose
+from inspector.engine.numpy_conv import conv, conv_transpose
+from inspector.engine.workspace import release
 
 
 @dataclass

@@ -36,7 +36,7 @@ import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
 import inspector
-from inspector.rounding import RoundingBound
+from inspector.validation.rounding import RoundingBound
 
 IR_VERSION = 8
 OPSET = 17

@@ -22,15 +22,15 @@ from inspector.errors import (
     UnsupportedModelError,
     ValidationError,
 )
-from inspector.findings import Finding
 from inspector.hookspecs import hookimpl
-from inspector.input_shapes import check_input_names
-from inspector.model import ConvLayer, DenseLayer, Layer, Model, TensorInfo, Weight
+from inspector.model.common import ConvLayer, DenseLayer, Layer, Model, TensorInfo, Weight
+from inspector.model.findings import Finding
+from inspector.model.input_shapes import check_input_names
 from inspector.options import Options
 from inspector.plugin_manager import analyze_model, get_plugin_manager, load_model
-from inspector.report import Report
-from inspector.validation_options import ValidationOptions
-from inspector.validation_result import ValidationResult
+from inspector.report.model_report import Report
+from inspector.validation.options import ValidationOptions
+from inspector.validation.result import ValidationResult
 
 __version__ = "0.1.0"
 
@@ -125,6 +125,6 @@ def validate(
     ``inspector.validate("samples/seed.onnx").passed`` is True, and ``result["conv2"].comparison.worst_channel``
     names the output channel that came closest to its tolerance.
     """
-    from inspector.validation import validate as run_validation  # onnxruntime is imported only when validating
+    from inspector.validation.run import validate as run_validation  # onnxruntime is imported only when validating
 
     return run_validation(model_or_path, options, **settings)  # type: ignore[arg-type]

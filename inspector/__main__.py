@@ -1,5 +1,5 @@
 """``python -m inspector`` runs the ``inspect`` command."""
 
-from inspector.cli import main
+from inspector.cli.main import main
 
 raise SystemExit(main())

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pluggy
 
-from inspector.findings import Finding
-from inspector.model import Model
+from inspector.model.common import Model
+from inspector.model.findings import Finding
 from inspector.options import Options
 
 hookspec = pluggy.HookspecMarker("inspector")

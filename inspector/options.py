@@ -12,7 +12,7 @@ class Options:
 
     ``raise_errors`` makes a raising analyzer propagate instead of becoming an error finding (tests, and
     ``INSPECTOR_RAISE_ERRORS=1``).  ``input_shapes`` sets model input dims the file leaves open
-    (``--input-shape``, :mod:`inspector.input_shapes`); loaders apply those that name their model's inputs.
+    (``--input-shape``, :mod:`inspector.model.input_shapes`); loaders apply those that name their model's inputs.
     """
 
     raise_errors: bool = False

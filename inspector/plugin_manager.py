@@ -14,15 +14,15 @@ import pluggy
 
 from inspector import hookspecs
 from inspector.errors import LoadError, PluginError, UnsupportedModelError
-from inspector.findings import Finding
-from inspector.model import Model
+from inspector.model.common import Model
+from inspector.model.findings import Finding
 from inspector.options import Options
 
 ENTRY_POINT_GROUP = "inspector"
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
-    "inspector.plugins.load_onnx",
-    "inspector.plugins.load_keras",
+    "inspector.plugins.onnx.load_onnx",
+    "inspector.plugins.keras.load_keras",
     "inspector.plugins.analyze_params",
     "inspector.plugins.analyze_filters",
 )

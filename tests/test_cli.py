@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from inspector.cli import main
+from inspector.cli.main import main
 from tests.conftest import SAMPLES
 
 

@@ -10,7 +10,7 @@ import pytest
 from onnx import numpy_helper
 
 import inspector
-from inspector.cli import main
+from inspector.cli.main import main
 from tests.conftest import SAMPLES
 from tests.test_cli import run
 
@@ -130,7 +130,7 @@ def test_export_failure_leaves_nothing_behind(tmp_path, monkeypatch):
         stream.write(b"half")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("inspector.export_filters.np.savez", broken_savez)
+    monkeypatch.setattr("inspector.report.npz.np.savez", broken_savez)
     assert main([str(SAMPLES / "seed.onnx"), "--export-filters", str(target)]) == 2
     assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["filters.npz"]
 

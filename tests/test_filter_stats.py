@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from inspector.plugins.analyze_filters import RANGE_RATIO_THRESHOLD, duplicate_sets
 from onnx import TensorProto, helper, numpy_helper
 
 import inspector
-from inspector.filter_stats import filter_stats
+from inspector.model.filter_stats import filter_stats
+from inspector.plugins.analyze_filters import RANGE_RATIO_THRESHOLD, duplicate_sets
 from tests.conftest import SAMPLES, save_model
 
 FILTER_CHECKS = {"non_finite", "dead_filter", "int8_range", "duplicate_filter"}

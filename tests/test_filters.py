@@ -16,7 +16,7 @@ from onnx.reference import ReferenceEvaluator
 
 import inspector
 from inspector.errors import FilterError
-from inspector.model import ConvLayer, Weight
+from inspector.model.common import ConvLayer, Weight
 from tests.conftest import SAMPLES, save_model
 
 

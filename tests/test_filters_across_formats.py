@@ -17,7 +17,7 @@ import pytest
 from onnx import numpy_helper
 
 import inspector
-from inspector.model import ConvLayer
+from inspector.model.common import ConvLayer
 from tests.conftest import SAMPLES
 
 KERAS = SAMPLES / "keras"

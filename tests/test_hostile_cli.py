@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from inspector.cli import one_line
+from inspector.cli.main import one_line
 from tests.conftest import SAMPLES
 from tests.hostile.case import Case
 from tests.hostile.corpus import all_cases
@@ -21,7 +21,7 @@ CORPUS = {item.name: item for item in all_cases()}
 UNTOUCHED = "a previous report\n"
 PROBE = (
     "import resource, sys\n"
-    "from inspector.cli import main\n"
+    "from inspector.cli.main import main\n"
     "code = main(sys.argv[1:])\n"
     "print(f'peak_rss_kb={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}')\n"
     "sys.exit(code)\n"

@@ -13,14 +13,14 @@ import onnx.numpy_helper
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from inspector.plugins import load_onnx
 
 import inspector
 from inspector.errors import LoadError
-from inspector.hdf5_heaps import broken_heap_in_file
-from inspector.keras_config import read_graph
-from inspector.onnx_tensors import tensor_reader
-from inspector.pass_order import PassOrder
+from inspector.plugins.onnx import load_onnx
+from inspector.plugins.keras.config import read_graph
+from inspector.plugins.keras.hdf5_heaps import broken_heap_in_file
+from inspector.plugins.keras.pass_order import PassOrder
+from inspector.plugins.onnx.tensors import tensor_reader
 from tests.hostile.case import SAMPLE_FILES
 from tests.hostile.corpus import all_cases
 from tests.hostile.corpus_keras_zip import MARKER, planted_code

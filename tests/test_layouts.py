@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from inspector import layouts
+from inspector.model import layouts
 
 
 def test_keras_conv_kernel_filter_n_is_last_axis():

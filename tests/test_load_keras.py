@@ -15,7 +15,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import inspector
-from inspector.model import ConvLayer
+from inspector.model.common import ConvLayer
 from tests.conftest import SAMPLES
 
 KERAS = SAMPLES / "keras"

@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
+from inspector.engine.numpy_conv import conv, conv_integer, conv_magnitude, conv_transpose, conv_transpose_magnitude
 from inspector.errors import ValidationError
-from inspector.numpy_conv import conv, conv_integer, conv_magnitude, conv_transpose, conv_transpose_magnitude
 
 
 def _1d(values, dtype=np.float32) -> np.ndarray:

@@ -1,7 +1,7 @@
 """The NumPy engine against the ONNX conformance data: backend node tests and pytorch-converted models.
 
 Expected outputs come from the ONNX test data, never from the engine.  Single-node models are evaluated by
-calling the engine with the node's attributes (``auto_pad`` resolved by :mod:`inspector.padding`); the few
+calling the engine with the node's attributes (``auto_pad`` resolved by :mod:`inspector.model.padding`); the few
 node tests whose graph wraps a ``Conv`` in other operators (the expanded ``CausalConvWithState`` functions)
 run through ``onnx.reference`` with its ``Conv`` replaced by the engine.
 """
@@ -19,8 +19,8 @@ from onnx.backend.test.loader import load_model_tests
 from onnx.reference import ReferenceEvaluator
 from onnx.reference.op_run import OpRun
 
-from inspector.numpy_conv import conv, conv_integer, conv_transpose
-from inspector.padding import conv_pads, conv_transpose_pads
+from inspector.engine.numpy_conv import conv, conv_integer, conv_transpose
+from inspector.model.padding import conv_pads, conv_transpose_pads
 
 CONV_OPS = ("Conv", "ConvTranspose", "ConvInteger")
 FLOAT32_TOLERANCE = {"rtol": 1e-5, "atol": 1e-6}  # the backend runner allows rtol=1e-3, atol=1e-7

@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from onnx import TensorProto, helper
 
-from inspector import flat_correlation
-from inspector.numpy_conv import conv, conv_integer, conv_magnitude, conv_transpose, conv_transpose_magnitude
-from inspector.padding import conv_pads, conv_transpose_pads
+from inspector.engine import flat_correlation
+from inspector.engine.numpy_conv import conv, conv_integer, conv_magnitude, conv_transpose, conv_transpose_magnitude
+from inspector.model.padding import conv_pads, conv_transpose_pads
 
 U32, TINY32 = 2.0**-24, 2.0**-126
 U16, TINY16 = 2.0**-11, 2.0**-14

@@ -1,4 +1,4 @@
-"""The default tolerance's arithmetic (inspector.rounding), against numbers worked out by hand from its formulas.
+"""The default tolerance's arithmetic (inspector.validation.rounding), against numbers worked out by hand.
 
 Whether the bound holds on real runs is tested where it matters: every correct model must pass
 (test_validate_stress.py, test_validate_zoo.py) and every injected fault must fail (test_validate_faults.py).
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from inspector.rounding import FALSE_ALARM_PROBABILITY, rounding_bound, union_lambda, weights_repeat
+from inspector.validation.rounding import FALSE_ALARM_PROBABILITY, rounding_bound, union_lambda, weights_repeat
 
 U32 = 2.0**-24
 

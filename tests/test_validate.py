@@ -12,11 +12,11 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import inspector
-from inspector import numpy_conv
+from inspector.engine import numpy_conv
 from inspector.errors import ValidationError
-from inspector.junit import junit_xml
-from inspector.model import ConvLayer, Model
-from inspector.testing import assert_model_valid
+from inspector.model.common import ConvLayer, Model
+from inspector.report.junit import junit_xml
+from inspector.testing.assertions import assert_model_valid
 from tests.conftest import SAMPLES, save_model
 
 WORKING_SAMPLES = sorted(p.name for p in SAMPLES.glob("*.onnx") if p.name != "broken_grouped.onnx")

@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from inspector.cli import main
+from inspector.cli.main import main
 from tests.conftest import SAMPLES
 
 SEED = str(SAMPLES / "seed.onnx")

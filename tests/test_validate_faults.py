@@ -22,8 +22,8 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import inspector
-from inspector.compare import MAX_LISTED_CHANNELS
-from inspector.validation_result import ValidationResult
+from inspector.validation.compare import MAX_LISTED_CHANNELS
+from inspector.validation.result import ValidationResult
 from tests.conftest import save_model
 
 INPUT_SHAPE = (1, 512, 14, 14)

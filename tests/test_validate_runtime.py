@@ -12,7 +12,7 @@ import pytest
 
 import inspector
 from inspector.errors import ValidationError
-from inspector.onnxruntime_session import Placement
+from inspector.validation.runtime import Placement
 from tests.conftest import SAMPLES
 
 SEED = str(SAMPLES / "seed.onnx")

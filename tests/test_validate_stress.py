@@ -1,11 +1,12 @@
 """Stress suite of correct models: validation must pass every one of them, with no false alarm.
 
 Every model is built here with onnx.helper (weights from ``numpy.random.default_rng(seed)``) and written under
-``tmp_path``; each case runs for five seeds.  The cases strain the rounding bound of :mod:`inspector.rounding`
-where it is weakest: constant data (rounding errors that do not cancel), all-positive data (no cancellation
-either), huge and subnormal activations, products that underflow, long sums (K = 18,432 and 1-D kernels of
-512+ taps), every conv geometry the engine implements, float16 models (computed in float32 by onnxruntime and
-rounded to float16) and a conv whose BatchNormalization, Relu and residual Add onnxruntime would fuse.
+``tmp_path``; each case runs for five seeds.  The cases strain the rounding bound of
+:mod:`inspector.validation.rounding` where it is weakest: constant data (rounding errors that do not cancel),
+all-positive data (no cancellation either), huge and subnormal activations, products that underflow, long sums (K =
+18,432 and 1-D kernels of 512+ taps), every conv geometry the engine implements, float16 models (computed in float32
+by onnxruntime and rounded to float16) and a conv whose BatchNormalization, Relu and residual Add onnxruntime would
+fuse.
 """
 
 from __future__ import annotations

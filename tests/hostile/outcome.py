@@ -20,9 +20,9 @@ from pathlib import Path
 
 import inspector
 from inspector.errors import InspectorError
-from inspector.model import Model
+from inspector.model.common import Model
 from inspector.options import Options
-from inspector.report import Report
+from inspector.report.model_report import Report
 
 LOAD_ERROR = "load_error"
 """An ``InspectorError``: the CLI exits 2 with one line."""

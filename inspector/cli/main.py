@@ -1,0 +1,252 @@
+"""The ``inspect`` command: a per-layer report for people, JSON for programs, exit codes for CI.
+
+Exit codes: 0 everything checked holds, 1 a check failed, 2 usage error or unreadable model, 3 internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from inspector import __version__, inspect_model
+from inspector.cli.supervise import run_with_deadline, supervised
+from inspector.cli.validation_flags import add_validation_arguments, validate_reports, validation_options
+from inspector.errors import FilterError, InspectorError
+from inspector.model.common import ConvLayer, Model
+from inspector.model.input_shapes import parse_input_shape
+from inspector.options import Options
+from inspector.plugin_manager import get_plugin_manager, list_plugins, raise_errors_requested
+from inspector.report.atomic_file import atomic_file
+from inspector.report.explain import explain_layer
+from inspector.report.filters_text import filter_dict, stats_records
+from inspector.report.junit import junit_xml
+from inspector.report.model_report import Report, layer_dict
+from inspector.report.npz import export_filters
+from inspector.report.text import make_console, render_report
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+class UsageError(Exception):
+    """A command line that cannot be carried out (exit 2)."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="inspect",
+        description="Inspect convolutional models (ONNX, Keras): layers, filters, verified parameter counts.",
+        epilog="Also: 'inspect plugins [--json]' lists the registered plugins. "
+        "Exit codes: 0 all checks hold, 1 a check failed, 2 usage error or unreadable model, 3 internal error.",
+    )
+    parser.add_argument("models", nargs="+", metavar="MODEL", help="model files (.onnx, .h5, .keras)")
+    parser.add_argument("--layer", metavar="NAME", help="explain one layer in plain words, with per-filter statistics")
+    parser.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="NAME:N",
+        help="print conv layer NAME's filter for output channel N: values, index in the file, input maps (repeatable)",
+    )
+    parser.add_argument(
+        "--export-filters",
+        metavar="FILE.npz",
+        help="write every conv layer's canonical weight and bias to FILE.npz (keys <layer>/weight, <layer>/bias)",
+    )
+    parser.add_argument(
+        "--input-shape",
+        action="append",
+        default=[],
+        metavar="NAME:DIMS",
+        help="sizes of a model input's open dims (-1, 0 or symbolic in the file), e.g. image:1x3x224x224; shapes, "
+        "MACs and validation follow them (an open batch dim is 1 by default); repeatable",
+    )
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="report format (default text)")
+    parser.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="run in a child process killed after SECONDS (exit 2): for untrusted files a C library may hang on",
+    )
+    parser.add_argument("--version", action="version", version=f"conv-inspector {__version__}")
+    add_validation_arguments(parser)
+    return parser
+
+
+def _plugins_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="inspect plugins", description="List the registered plugins and their hooks.")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def _write(text: str, output: str | None) -> None:
+    """Print ``text``, or write it to ``output`` in one step (a temporary file renamed into place)."""
+    if output is None:
+        sys.stdout.write(text)
+        return
+    with atomic_file(output, "w") as stream:
+        stream.write(text)
+
+
+def run_plugins(argv: Sequence[str]) -> int:
+    """``inspect plugins [--json]``."""
+    arguments = _plugins_parser().parse_args(argv)
+    infos = list_plugins(get_plugin_manager())
+    if arguments.json:
+        document = [{"name": i.name, "hooks": list(i.hooks), "distribution": i.distribution} for i in infos]
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+    else:
+        width = max(len(i.name) for i in infos)
+        for info in infos:
+            origin = f"  ({info.distribution})" if info.distribution else "  (built-in)"
+            sys.stdout.write(f"{info.name:<{width}}  {', '.join(info.hooks)}{origin}\n")
+    return EXIT_OK
+
+
+def _render_text(reports: list[Report], layer: str | None, filters: list[tuple[str, int]], terminal: bool) -> str:
+    buffer = io.StringIO()
+    console = make_console(buffer, terminal=terminal)
+    for index, report in enumerate(reports):
+        if index:
+            console.print()
+        render_report(console, report, layer=layer, filters=filters)
+    return buffer.getvalue()
+
+
+def _render_json(reports: list[Report], layer: str | None, filters: list[tuple[str, int]]) -> str:
+    documents = []
+    for report in reports:
+        document = report.to_dict()
+        if layer is not None:
+            chosen = report.model[layer]
+            stats = stats_records(chosen) if isinstance(chosen, ConvLayer) else None
+            document["explanation"] = {**layer_dict(chosen), "text": explain_layer(chosen), "filter_stats": stats}
+        if filters:
+            document["filters"] = [filter_dict(report.model[name], o) for name, o in filters]  # type: ignore[arg-type]
+        documents.append(document)
+    return json.dumps(documents[0] if len(documents) == 1 else documents, indent=2) + "\n"
+
+
+def _layer_error(model: Model, problem: str) -> UsageError:
+    """A usage error about a layer, listing the conv layers the model has."""
+    names = ", ".join(layer.name for layer in model.conv_layers) or "none"
+    return UsageError(f"{model.path}: {problem} (conv layers: {names})")
+
+
+def _filter_spec(spec: str) -> tuple[str, int]:
+    """``NAME:N`` as ``(NAME, N)``; the name may itself hold colons."""
+    name, _, channel = spec.rpartition(":")
+    if not name or not channel.isdigit():
+        raise UsageError(f"--filter {spec!r}: expected NAME:N, a conv layer's name and an output channel number")
+    return name, int(channel)
+
+
+def _check_filter(model: Model, name: str, channel: int) -> None:
+    """Raise ``UsageError`` unless ``model`` has conv layer ``name`` with a filter for output ``channel``."""
+    layer = next((layer for layer in model.layers if layer.name == name), None)
+    if layer is None:
+        raise _layer_error(model, f"no layer named {name!r}")
+    if not isinstance(layer, ConvLayer):
+        raise _layer_error(model, f"layer {name!r} is a {layer.source_op}, not a conv layer")
+    try:
+        layer.filter(channel)
+    except FilterError as error:
+        raise UsageError(f"{model.path}: {error}") from None
+
+
+def _export(model: Model, path: str) -> None:
+    try:
+        count = export_filters(model, path)
+    except OSError as error:
+        raise UsageError(f"--export-filters: cannot write {path}: {error.strerror or error}") from None
+    print(f"inspect: wrote {count} arrays of {len(model.conv_layers)} conv layers to {path}", file=sys.stderr)
+
+
+def one_line(error: BaseException) -> str:
+    """``error``'s message on one line (a file name may hold a newline)."""
+    return str(error).replace("\r", "\\r").replace("\n", "\\n")
+
+
+def run_inspect(argv: Sequence[str]) -> int:
+    """``inspect MODEL [MODEL ...]``: returns the exit code."""
+    arguments = _parser().parse_args(argv)
+    if arguments.timeout is not None and not supervised():
+        return run_with_deadline(argv, arguments.timeout, arguments.models)
+    filters = [_filter_spec(spec) for spec in arguments.filter]
+    if arguments.export_filters is not None and len(arguments.models) > 1:
+        raise UsageError("--export-filters writes the filters of one model; give one MODEL")
+    input_shapes = dict(parse_input_shape(text) for text in arguments.input_shape)
+    validation = validation_options(arguments, input_shapes)
+    options = Options(raise_errors=raise_errors_requested(), input_shapes=input_shapes)
+    manager = get_plugin_manager()
+    reports: list[Report] = []
+    worst = EXIT_OK
+    for path in arguments.models:
+        try:
+            report = inspect_model(path, plugin_manager=manager, options=options)
+        except InspectorError as error:
+            if arguments.debug:
+                traceback.print_exc()
+            print(f"inspect: error: {one_line(error)}", file=sys.stderr)
+            worst = max(worst, EXIT_USAGE)
+            continue
+        if arguments.layer is not None and arguments.layer not in {layer.name for layer in report.model.layers}:
+            raise _layer_error(report.model, f"no layer named {arguments.layer!r}")
+        for name, channel in filters:
+            _check_filter(report.model, name, channel)
+        reports.append(report)
+        worst = max(worst, report.exit_code)
+    unmatched = sorted(set(input_shapes) - {t.name for report in reports for t in report.model.inputs})
+    if reports and unmatched:
+        raise UsageError(f"--input-shape names {unmatched[0]!r}, which is no input of the models given")
+    if reports and validation is not None:
+        reports = validate_reports(reports, validation)
+        worst = max([worst, *(report.exit_code for report in reports)])
+    if reports:
+        if arguments.export_filters is not None:
+            _export(reports[0].model, arguments.export_filters)
+        if arguments.format == "json":
+            text = _render_json(reports, arguments.layer, filters)
+        else:
+            terminal = arguments.output is None and sys.stdout.isatty()
+            text = _render_text(reports, arguments.layer, filters, terminal)
+        _write(text, arguments.output)
+        if arguments.junit is not None:
+            _write(junit_xml(reports), arguments.junit)
+    return worst
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``inspect`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        if argv[:1] == ["plugins"] and not Path("plugins").is_file():
+            return run_plugins(argv[1:])
+        return run_inspect(argv)
+    except UsageError as error:
+        print(f"inspect: error: {one_line(error)}", file=sys.stderr)
+        return EXIT_USAGE
+    except InspectorError as error:
+        if debug:
+            traceback.print_exc()
+        print(f"inspect: error: {one_line(error)}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("inspect: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        if debug:
+            traceback.print_exc()
+        print(
+            f"inspect: internal error: {type(error).__name__}: {one_line(error)} "
+            "(a bug; run with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL

@@ -1,0 +1,149 @@
+"""Built-in analyzer: per-filter health of every conv layer (NaN/Inf, dead, int8 range, duplicates).
+
+The int8 range check: per-tensor symmetric int8 quantization gives the whole weight one step,
+``max|W| / 127``, so a filter whose largest magnitude is ``a`` uses ``127·a / max|W|`` levels per sign.  When the
+ratio ``max|W| / a`` reaches ``RANGE_RATIO_THRESHOLD`` (16) that filter keeps fewer than 8 levels (3 bits), coarser
+than per-channel 4-bit quantization, which is the point where quantizing per channel is advised.  Weights stored as
+integers (a ``ConvInteger`` weight, which the loader cannot dequantize) are not checked, only described.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from inspector.errors import FilterError
+from inspector.hookspecs import hookimpl
+from inspector.model.common import ConvLayer, Model
+from inspector.model.filter_stats import FilterStats, filter_stats
+from inspector.model.findings import Finding, Severity
+from inspector.model.slicing import checked_weight
+from inspector.options import Options
+
+INT8_LEVELS = 127
+RANGE_RATIO_THRESHOLD = 16.0
+SHOWN = 8
+"""Channels or duplicate sets named in a message; ``data`` holds them all."""
+
+
+def _listed(items: list) -> str:
+    text = ", ".join(str(item) for item in items[:SHOWN])
+    return text + (f", … ({len(items)} in all)" if len(items) > SHOWN else "")
+
+
+def _finding(layer: ConvLayer, severity: Severity, check: str, message: str, **data: object) -> Finding:
+    return Finding(severity=severity, check=check, layer=layer.name, message=message, data=data)
+
+
+def _non_finite(layer: ConvLayer, stats: FilterStats) -> list[Finding]:
+    filters = np.flatnonzero(~stats.finite).tolist()
+    bias = [] if layer.bias is None else np.flatnonzero(~np.isfinite(layer.bias.array.ravel())).tolist()
+    if not filters and not bias:
+        return []
+    parts = [f"the filters of output channels {_listed(filters)}"] if filters else []
+    parts += [f"the bias of output channels {_listed(bias)}"] if bias else []
+    message = f"NaN or Inf in {' and '.join(parts)}"
+    return [_finding(layer, "error", "non_finite", message, filter_channels=filters, bias_channels=bias)]
+
+
+def _dead(layer: ConvLayer, stats: FilterStats) -> list[Finding]:
+    dead = np.flatnonzero(stats.finite & (stats.max_abs == 0)).tolist()
+    if not dead:
+        return []
+    output = "its bias alone" if layer.bias is not None else "zero"
+    message = (
+        f"{len(dead)} of {layer.out_channels} filters are all zero (dead), so each of those output maps is "
+        f"{output}: output channels {_listed(dead)}"
+    )
+    return [_finding(layer, "warning", "dead_filter", message, channels=dead)]
+
+
+def _int8_range(layer: ConvLayer, stats: FilterStats) -> list[Finding]:
+    live = np.flatnonzero(stats.finite & (stats.max_abs > 0))
+    if live.size < 2:
+        return []
+    magnitudes = stats.max_abs[live]
+    largest = float(magnitudes.max())
+    ratios = largest / magnitudes
+    crushed = live[ratios >= RANGE_RATIO_THRESHOLD].tolist()
+    if not crushed:
+        return []
+    top, small = int(live[magnitudes.argmax()]), int(live[magnitudes.argmin()])
+    ratio = float(ratios.max())
+    levels = int(INT8_LEVELS / ratio)
+    message = (
+        f"per-tensor int8 quantization would crush {len(crushed)} of {layer.out_channels} filters: the largest |w| "
+        f"({largest:.3g}, channel {top}) is {ratio:.1f}× channel {small}'s ({stats.max_abs[small]:.3g}), at or above "
+        f"the {RANGE_RATIO_THRESHOLD:g}× threshold, leaving it {levels} of {INT8_LEVELS} levels; quantize per channel "
+        f"(channels {_listed(crushed)})"
+    )
+    return [
+        _finding(
+            layer,
+            "warning",
+            "int8_range",
+            message,
+            ratio=ratio,
+            threshold=RANGE_RATIO_THRESHOLD,
+            levels=levels,
+            largest_channel=top,
+            smallest_channel=small,
+            channels=crushed,
+        )
+    ]
+
+
+def duplicate_sets(layer: ConvLayer, stats: FilterStats) -> list[list[int]]:
+    """Sets of output channels whose filters are bit-for-bit equal and read the same inputs (same group).
+
+    Dead and non-finite filters are left out: other findings name them.
+    """
+    candidates = np.flatnonzero(stats.finite & (stats.max_abs > 0))
+    if candidates.size < 2:
+        return []
+    rows = layer.as_matrix()[candidates]
+    group = (candidates // (layer.out_channels // layer.groups)).astype(np.int64)
+    keyed = np.concatenate([group[:, None].view(np.uint8), rows.view(np.uint8).reshape(len(rows), -1)], axis=1)
+    keys = np.ascontiguousarray(keyed).view(np.dtype((np.void, keyed.shape[1]))).ravel()
+    _, label, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    label = label.ravel()
+    repeated = np.flatnonzero(counts[label] > 1)
+    order = repeated[np.argsort(label[repeated], kind="stable")]
+    bounds = np.flatnonzero(np.diff(label[order])) + 1
+    return sorted(part.tolist() for part in np.split(candidates[order], bounds)) if order.size else []
+
+
+def _duplicates(layer: ConvLayer, stats: FilterStats) -> list[Finding]:
+    sets = duplicate_sets(layer, stats)
+    if not sets:
+        return []
+    described = [" = ".join(str(channel) for channel in part) for part in sets]
+    message = (
+        f"{sum(len(part) for part in sets)} filters repeat another of their group exactly, "
+        f"in {len(sets)} set{'s' if len(sets) != 1 else ''}: output channels {_listed(described)}"
+    )
+    return [_finding(layer, "info", "duplicate_filter", message, sets=sets)]
+
+
+def check_filters(layer: ConvLayer, stats: FilterStats) -> list[Finding]:
+    """Findings for one layer's filters; integer (still quantized) weights get none."""
+    if not np.issubdtype(checked_weight(layer).array.dtype, np.floating):
+        return []
+    return [
+        *_non_finite(layer, stats),
+        *_dead(layer, stats),
+        *_int8_range(layer, stats),
+        *_duplicates(layer, stats),
+    ]
+
+
+@hookimpl
+def analyze_model(model: Model, options: Options) -> list[Finding]:
+    """Check every conv layer's filters; layers whose weight cannot be sliced are left to ``analyze_params``."""
+    findings: list[Finding] = []
+    for layer in model.conv_layers:
+        try:
+            stats = filter_stats(layer)
+        except FilterError:
+            continue
+        findings.extend(check_filters(layer, stats))
+    return findings

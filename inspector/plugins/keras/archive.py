@@ -1,0 +1,283 @@
+"""Opening Keras files by their content: which of the four kinds a file is, its config and its weights file.
+
+==========================  =========================================================================
+kind                        how it is recognised
+==========================  =========================================================================
+``keras``                   a zip holding ``config.json`` and ``model.weights.h5`` (Keras 3 ``.keras``)
+``h5``                      HDF5 with root attribute ``model_config`` (``model.save("m.h5")``, Keras 2 and 3)
+``h5-weights``              HDF5 with root attribute ``layer_names`` or ``layer_names0`` (Keras 2 ``save_weights``)
+``weights-h5``              HDF5 with a ``layers`` group (Keras 3 ``save_weights``, ``*.weights.h5``)
+==========================  =========================================================================
+
+The weights file inside a ``.keras`` zip is stored uncompressed: it is opened in place through a window onto
+the zip, so nothing is extracted and weights are still read lazily.  Member names are never used as paths.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import traceback
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from inspector.errors import LoadError
+from inspector.plugins.keras.hdf5_heaps import broken_heap, broken_heap_in_file
+
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+ZIP_MAGIC = b"PK\x03\x04"
+MAX_JSON_BYTES = 64 * 1024 * 1024
+"""Largest ``config.json``/``metadata.json`` read from a zip (a real config is kilobytes)."""
+MAX_INFLATED_WEIGHTS = 256 * 1024 * 1024
+"""Largest compressed ``model.weights.h5`` inflated into memory (Keras itself stores it uncompressed)."""
+_LOCAL_HEADER = struct.Struct("<4s5H3L2H")
+_ENCRYPTED, _UTF8_NAME = 0x1, 0x800
+"""Zip general-purpose flag bits."""
+
+
+@dataclass(frozen=True, slots=True)
+class KerasFile:
+    """An opened Keras file: its kind, config (``None`` for weights-only files) and HDF5 weights."""
+
+    kind: str
+    config: dict[str, Any] | None
+    weights: h5py.Group
+    keras_version: str
+
+
+@contextmanager
+def hdf5_errors(where: str) -> Iterator[None]:
+    """Turn what h5py raises on a corrupt HDF5 structure (``KeyError``, ``RuntimeError``, ``ValueError``…) into a
+    ``LoadError``; errors raised by this package's own code pass through."""
+    try:
+        yield
+    except (KeyError, RuntimeError, OSError, ValueError, TypeError) as error:
+        frames = traceback.extract_tb(error.__traceback__)
+        if not frames or "h5py" not in Path(frames[-1].filename).parts:
+            raise
+        reason = str(error.args[0] if error.args else error).splitlines()[0]
+        raise LoadError(f"{where}: corrupt HDF5 structure ({reason})") from None
+
+
+def sniff(path: Path) -> str | None:
+    """``"hdf5"``, ``"zip"`` or ``None``, from the file's first bytes."""
+    with path.open("rb") as stream:
+        head = stream.read(8)
+    if head.startswith(HDF5_MAGIC):
+        return "hdf5"
+    if head.startswith(ZIP_MAGIC):
+        return "zip"
+    return None
+
+
+def text(value: Any) -> str:
+    """An HDF5 or JSON string attribute as ``str`` (h5py returns ``str``, ``bytes`` or ``numpy.bytes_``)."""
+    if isinstance(value, bytes | np.bytes_):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, np.ndarray) and value.shape == ():
+        return text(value[()])
+    return str(value)
+
+
+def string_list(node: h5py.Group, key: str, where: str) -> list[str]:
+    """A list-of-strings attribute, joined from its chunked form ``key0``, ``key1``… when Keras split it."""
+    if key in node.attrs:
+        chunks = [node.attrs[key]]
+    else:
+        chunks = []
+        while f"{key}{len(chunks)}" in node.attrs:
+            chunks.append(node.attrs[f"{key}{len(chunks)}"])
+        if not chunks:
+            raise LoadError(f"{where}: attribute {key!r} is missing")
+    names: list[str] = []
+    for chunk in chunks:
+        array = np.asarray(chunk)
+        if array.size == 0:
+            continue
+        if array.ndim != 1 or array.dtype.kind not in "OSU":
+            raise LoadError(f"{where}: attribute {key!r} is not a list of strings ({array.dtype}, shape {array.shape})")
+        names.extend(text(item) for item in array)
+    return names
+
+
+def _json(raw: Any, what: str) -> dict[str, Any]:
+    try:
+        document = json.loads(text(raw))
+    except (ValueError, RecursionError) as error:
+        raise LoadError(f"{what} is not valid JSON ({error})") from None
+    if not isinstance(document, dict):
+        raise LoadError(f"{what} is not a JSON object")
+    return document
+
+
+def _version(attrs: h5py.AttributeManager | dict) -> str:
+    return text(attrs["keras_version"]) if "keras_version" in attrs else "unknown"
+
+
+def open_keras(path: Path) -> KerasFile | None:
+    """Open ``path`` if it is a Keras file; ``None`` when it is not one (raises ``LoadError`` when broken)."""
+    kind = sniff(path)
+    if kind == "zip":
+        return _open_zip(path)
+    if kind == "hdf5":
+        return _open_hdf5(path)
+    return None
+
+
+def _refuse_external_links(root: h5py.File, where: str) -> None:
+    """An external link would open another file, perhaps outside the model's folder: refuse the file."""
+
+    def external(name: bytes, info: h5py.h5l.LinkInfo) -> bytes | None:
+        return name if info.type == h5py.h5l.TYPE_EXTERNAL else None
+
+    found = root.id.links.visit(external, info=True)
+    if found is not None:
+        name = found.decode(errors="replace")
+        raise LoadError(f"{where}: {name} is an external link to another file (never followed)")
+
+
+def _refuse_broken_heap(offset: int | None, where: str) -> None:
+    if offset is not None:
+        raise LoadError(f"{where}: corrupt HDF5 global heap at byte {offset:,} (the HDF5 library would never finish)")
+
+
+def _open_hdf5(path: Path) -> KerasFile | None:
+    _refuse_broken_heap(broken_heap_in_file(path), str(path))
+    try:
+        root = h5py.File(path, "r")
+    except OSError as error:
+        raise LoadError(f"{path}: not a readable HDF5 file ({error})") from None
+    _refuse_external_links(root, str(path))
+    attrs = root.attrs
+    if "model_config" in attrs:
+        config = _json(attrs["model_config"], f"{path}: root attribute model_config")
+        if "model_weights" not in root:
+            raise LoadError(f"{path}: has model_config but no model_weights group")
+        weights = root["model_weights"]
+        if not isinstance(weights, h5py.Group):
+            raise LoadError(f"{path}: model_weights is not a group")
+        return KerasFile(kind="h5", config=config, weights=weights, keras_version=_version(attrs))
+    if "layer_names" in attrs or "layer_names0" in attrs:
+        return KerasFile(kind="h5-weights", config=None, weights=root, keras_version=_version(attrs))
+    if isinstance(root.get("layers"), h5py.Group):
+        return KerasFile(kind="weights-h5", config=None, weights=root, keras_version="3")
+    root.close()
+    return None
+
+
+def _open_zip(path: Path) -> KerasFile | None:
+    try:
+        archive = zipfile.ZipFile(path)
+        members = {info.filename: info for info in archive.infolist()}
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        raise LoadError(f"{path}: not a readable zip file ({error})") from None
+    if "config.json" not in members:
+        return None
+    config = _json(_read_member(archive, members["config.json"], path, MAX_JSON_BYTES), f"{path}: config.json")
+    metadata = (
+        _json(_read_member(archive, members["metadata.json"], path, MAX_JSON_BYTES), f"{path}: metadata.json")
+        if "metadata.json" in members
+        else {}
+    )
+    if "model.weights.h5" not in members:
+        raise LoadError(f"{path}: .keras file has no model.weights.h5")
+    stream = _member_stream(path, archive, members["model.weights.h5"])
+    try:
+        weights = h5py.File(stream, "r")
+    except OSError as error:
+        raise LoadError(f"{path}: model.weights.h5 is not a readable HDF5 file ({error})") from None
+    _refuse_external_links(weights, f"{path}: model.weights.h5")
+    version = text(metadata.get("keras_version", "unknown"))
+    return KerasFile(kind="keras", config=config, weights=weights, keras_version=version)
+
+
+def _refuse_encrypted(info: zipfile.ZipInfo, path: Path) -> None:
+    if info.flag_bits & _ENCRYPTED:
+        raise LoadError(f"{path}: {info.filename} is encrypted")
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path, limit: int) -> bytes:
+    """A member's bytes, refused when it declares or inflates past ``limit`` bytes, or cannot be read."""
+    _refuse_encrypted(info, path)
+    if info.file_size > limit:
+        raise LoadError(f"{path}: {info.filename} declares {info.file_size:,} bytes (limit {limit:,})")
+    try:
+        with archive.open(info) as member:
+            data = member.read(limit + 1)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as error:
+        raise LoadError(f"{path}: cannot read {info.filename} ({error})") from None
+    if len(data) > limit:
+        raise LoadError(f"{path}: {info.filename} inflates past {limit:,} bytes")
+    return data
+
+
+def _member_stream(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> io.RawIOBase | io.BytesIO:
+    """A seekable stream of one member: a window onto the zip when stored, else inflated (bounded)."""
+    where = f"{path}: {info.filename}"
+    if info.compress_type != zipfile.ZIP_STORED:
+        data = _read_member(archive, info, path, MAX_INFLATED_WEIGHTS)
+        _refuse_broken_heap(broken_heap(data), where)
+        return io.BytesIO(data)
+    _refuse_encrypted(info, path)
+    total = path.stat().st_size
+    with path.open("rb") as stream:
+        stream.seek(info.header_offset)
+        header = stream.read(_LOCAL_HEADER.size)
+        name_length, extra_length = _LOCAL_HEADER.unpack(header)[-2:] if len(header) == _LOCAL_HEADER.size else (0, 0)
+        name = stream.read(name_length)
+    if len(header) < _LOCAL_HEADER.size or header[:4] != ZIP_MAGIC:
+        raise LoadError(f"{path}: zip entry {info.filename} has no valid local header")
+    if name != info.orig_filename.encode("utf-8" if info.flag_bits & _UTF8_NAME else "cp437"):
+        raise LoadError(f"{path}: zip entry {info.filename} has the local header of another member ({name!r})")
+    start = info.header_offset + _LOCAL_HEADER.size + name_length + extra_length
+    if start + info.file_size > total:
+        raise LoadError(
+            f"{path}: {info.filename} declares {info.file_size:,} bytes but the file ends {total - start:,} bytes in"
+        )
+    _refuse_broken_heap(broken_heap_in_file(path, start, info.file_size), where)
+    return _Window(path, start, info.file_size)
+
+
+class _Window(io.RawIOBase):
+    """A read-only, seekable view of ``size`` bytes of a file starting at ``start``."""
+
+    def __init__(self, path: Path, start: int, size: int) -> None:
+        super().__init__()
+        self._file = path.open("rb")
+        self._start, self._size, self._position = start, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
+        self._position = max(base + offset, 0)
+        return self._position
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        count = max(min(len(view), self._size - self._position), 0)
+        if count == 0:
+            return 0
+        self._file.seek(self._start + self._position)
+        read = self._file.readinto(view[:count]) or 0
+        self._position += read
+        return read
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()

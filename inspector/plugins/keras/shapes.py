@@ -1,0 +1,177 @@
+"""Output shapes of Keras layers from their config and input shapes, in Keras' own layout (batch dim ``None``).
+
+Covers convolutions, pooling, global pooling, flatten, reshape, merges, zero-padding, cropping, upsampling,
+dense, and the layers that keep their input's shape (activations, dropout, normalization).  Any other layer, or
+an input shape that is not known, gives ``None``.  Lengths follow Keras' ``conv_utils`` formulas.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from inspector.plugins.keras.config import KerasShape
+
+SHAPE_KEEPING = frozenset(
+    {
+        "Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "ThresholdedReLU", "Softmax", "Dropout",
+        "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise", "GaussianDropout",
+        "AlphaDropout", "BatchNormalization", "LayerNormalization", "GroupNormalization", "UnitNormalization",
+        "Rescaling", "Normalization", "ActivityRegularization", "Masking", "Identity",
+    }
+)  # fmt: skip
+MERGES = frozenset({"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"})
+_RANKED = re.compile(r"^(?P<base>[A-Za-z]+?)(?P<rank>[123])D(?P<tail>[A-Za-z]*)$")
+
+
+def class_rank(class_name: str) -> tuple[str, int] | None:
+    """``"Conv2DTranspose"`` → ``("ConvTranspose", 2)``; ``None`` for classes without a rank suffix."""
+    match = _RANKED.match(class_name)
+    return (match["base"] + match["tail"], int(match["rank"])) if match else None
+
+
+def as_tuple(value: Any, rank: int, name: str) -> tuple[int, ...]:
+    """A Keras int-or-tuple argument (``kernel_size=3``, ``strides=(2, 1)``) as a ``rank``-tuple of ints."""
+    values = (value,) * rank if isinstance(value, int) else tuple(value) if isinstance(value, list | tuple) else ()
+    if len(values) != rank or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        raise ValueError(f"{name} {value!r} is not {rank} int(s)")
+    return values
+
+
+def channels_first(config: dict[str, Any]) -> bool:
+    """Whether the layer's ``data_format`` is ``channels_first``."""
+    return config.get("data_format") == "channels_first"
+
+
+def split_channels(shape: KerasShape, first: bool) -> tuple[int | None, tuple[int | None, ...]]:
+    """``(channels, spatial)`` of a batch-leading shape in either data format."""
+    return (shape[1], tuple(shape[2:])) if first else (shape[-1], tuple(shape[1:-1]))
+
+
+def join_channels(batch: int | None, channels: int | None, spatial: Sequence[int | None], first: bool) -> KerasShape:
+    """The inverse of ``split_channels``."""
+    return (batch, channels, *spatial) if first else (batch, *spatial, channels)
+
+
+def conv_length(size: int | None, kernel: int, stride: int, dilation: int, padding: str) -> int | None:
+    """Output length of a convolution (``valid``, ``same`` or ``causal``); unknown for a stride or dilation below 1."""
+    if size is None or stride < 1 or dilation < 1:
+        return None
+    effective = (kernel - 1) * dilation + 1
+    if padding in ("same", "causal"):
+        return -(-size // stride)
+    return max(-(-(size - effective + 1) // stride), 0)
+
+
+def transpose_length(
+    size: int | None, kernel: int, stride: int, dilation: int, padding: str, output_padding: int | None
+) -> int | None:
+    """Output length of a transposed convolution (Keras ``deconv_output_length``)."""
+    if size is None:
+        return None
+    effective = (kernel - 1) * dilation + 1
+    if output_padding is None:
+        if padding == "valid":
+            return size * stride + max(effective - stride, 0)
+        return size * stride
+    pad = effective // 2 if padding == "same" else 0
+    return (size - 1) * stride + effective - 2 * pad + output_padding
+
+
+def _pool(config: dict[str, Any], shape: KerasShape, rank: int) -> KerasShape:
+    first = channels_first(config)
+    pool = as_tuple(config.get("pool_size", 2), rank, "pool_size")
+    strides = as_tuple(config.get("strides") or pool, rank, "strides")
+    padding = config.get("padding", "valid")
+    channels, spatial = split_channels(shape, first)
+    out = [conv_length(n, k, s, 1, padding) for n, k, s in zip(spatial, pool, strides, strict=True)]
+    return join_channels(shape[0], channels, out, first)
+
+
+def _global_pool(config: dict[str, Any], shape: KerasShape, rank: int) -> KerasShape:
+    first = channels_first(config)
+    channels, _ = split_channels(shape, first)
+    if config.get("keepdims", False):
+        return join_channels(shape[0], channels, (1,) * rank, first)
+    return (shape[0], channels)
+
+
+def _pairs(value: Any, rank: int, name: str) -> list[tuple[int, int]]:
+    """Zero-padding or cropping amounts: an int, one int per axis, or a (begin, end) pair per axis."""
+    if isinstance(value, int):
+        return [(value, value)] * rank
+    items = list(value) if isinstance(value, list | tuple) else []
+    if rank == 1 and len(items) == 2 and all(isinstance(v, int) for v in items):
+        return [(items[0], items[1])]
+    if len(items) != rank:
+        raise ValueError(f"{name} {value!r} does not give {rank} axes")
+    return [(v, v) if isinstance(v, int) else tuple(as_tuple(v, 2, name)) for v in items]  # type: ignore[misc]
+
+
+def _resize(config: dict[str, Any], shape: KerasShape, amounts: Sequence[Any], step: Callable) -> KerasShape:
+    first = channels_first(config)
+    channels, spatial = split_channels(shape, first)
+    out = [None if n is None else step(n, a) for n, a in zip(spatial, amounts, strict=True)]
+    return join_channels(shape[0], channels, out, first)
+
+
+def _flatten(shape: KerasShape) -> KerasShape:
+    rest = shape[1:]
+    return (shape[0], None if any(d is None for d in rest) else math.prod(rest))  # type: ignore[arg-type]
+
+
+def _reshape(config: dict[str, Any], shape: KerasShape) -> KerasShape | None:
+    target = list(config.get("target_shape", ()))
+    if not all(isinstance(d, int) for d in target):
+        raise ValueError(f"target_shape {target!r} is not a list of ints")
+    if -1 in target:
+        known = shape[1:]
+        if any(d is None for d in known):
+            return None
+        rest = math.prod(d for d in target if d != -1)
+        target[target.index(-1)] = math.prod(known) // rest if rest else 0  # type: ignore[arg-type]
+    return (shape[0], *target)
+
+
+def _concatenate(config: dict[str, Any], shapes: Sequence[KerasShape]) -> KerasShape | None:
+    axis = int(config.get("axis", -1))
+    first = list(shapes[0])
+    axis %= len(first)
+    sizes = [s[axis] for s in shapes]
+    first[axis] = None if any(d is None for d in sizes) else sum(sizes)  # type: ignore[arg-type]
+    return tuple(first)
+
+
+def output_shape(class_name: str, config: dict[str, Any], inputs: Sequence[KerasShape | None]) -> KerasShape | None:
+    """The output shape of a non-convolution layer, or ``None`` when it cannot be known."""
+    if not inputs or any(s is None for s in inputs):
+        return None
+    shape = inputs[0]
+    assert shape is not None
+    ranked = class_rank(class_name)
+    base, rank = ranked if ranked else (class_name, 0)
+    if class_name in SHAPE_KEEPING:
+        return shape
+    if class_name in MERGES:
+        return shape
+    if class_name == "Concatenate":
+        return _concatenate(config, inputs)  # type: ignore[arg-type]
+    if class_name == "Flatten":
+        return _flatten(shape)
+    if class_name == "Reshape":
+        return _reshape(config, shape)
+    if class_name == "Dense":
+        return (*shape[:-1], config.get("units"))
+    if base in ("MaxPooling", "AveragePooling", "MaxPool", "AvgPool"):
+        return _pool(config, shape, rank)
+    if base.startswith("Global"):
+        return _global_pool(config, shape, rank)
+    if base == "ZeroPadding":
+        return _resize(config, shape, _pairs(config.get("padding", 1), rank, "padding"), lambda n, p: n + sum(p))
+    if base == "Cropping":
+        return _resize(config, shape, _pairs(config.get("cropping", 0), rank, "cropping"), lambda n, p: n - sum(p))
+    if base == "UpSampling":
+        return _resize(config, shape, as_tuple(config.get("size", 2), rank, "size"), lambda n, s: n * s)
+    return None

@@ -1,0 +1,112 @@
+"""Rebuilding layers from a weights-only Keras file, where weight shapes are all there is.
+
+A Keras 2 ``save_weights`` file names each weight (``conv/kernel:0``), so roles and ranks tell the class: a
+``depthwise_kernel`` with a ``pointwise_kernel`` is a SeparableConv, a 4-D ``kernel`` a Conv2D, ``gamma``/
+``moving_mean`` a BatchNormalization.  A Keras 3 ``.weights.h5`` keys each layer by its snake-cased class
+(``conv2d_transpose_1``), which names the class.  Strides, padding, dilation and shapes are not recorded: the
+layers leave them unknown (``None``), and only the parameter counts can be verified.
+"""
+
+from __future__ import annotations
+
+import re
+
+import h5py
+
+from inspector.errors import LoadError
+from inspector.plugins.keras.archive import text
+from inspector.plugins.keras.config import MAX_NESTING, LayerCall
+from inspector.plugins.keras.weights import StoredWeight, checked_dataset, legacy_table, snake_case, v3_roles
+
+_CONV_CLASSES = [
+    f"{base}{rank}D{tail}"
+    for rank in (1, 2, 3)
+    for base, tail in (("Conv", ""), ("DepthwiseConv", ""), ("SeparableConv", ""), ("Conv", "Transpose"))
+]
+KNOWN_CLASSES = {snake_case(name): name for name in (*_CONV_CLASSES, "Dense", "BatchNormalization")}
+
+
+def _legacy_class(roles: dict[str, StoredWeight]) -> str:
+    if "pointwise_kernel" in roles:
+        return f"SeparableConv{roles['pointwise_kernel'].dataset.ndim - 2}D"
+    if "depthwise_kernel" in roles:
+        return f"DepthwiseConv{roles['depthwise_kernel'].dataset.ndim - 2}D"
+    if "moving_mean" in roles or "gamma" in roles:
+        return "BatchNormalization"
+    kernel = roles.get("kernel")
+    if kernel is not None and kernel.dataset.ndim == 2:
+        return "Dense"
+    if kernel is not None and 3 <= kernel.dataset.ndim <= 5:
+        return f"Conv{kernel.dataset.ndim - 2}D"
+    return "?"
+
+
+def _call(name: str, class_name: str, previous: str | None) -> LayerCall:
+    return LayerCall(
+        layer=name,
+        path=(),
+        class_name=class_name,
+        config={},
+        inputs=(previous,) if previous else (),
+        outputs=(name,),
+    )
+
+
+def legacy_calls(root: h5py.Group, where: str) -> list[tuple[LayerCall, list[StoredWeight]]]:
+    """Layers of a Keras 2 weights-only file in ``layer_names`` order, nested groups split by weight owner."""
+    calls: list[tuple[LayerCall, list[StoredWeight]]] = []
+    previous = None
+    for group_name, entries in legacy_table(root, where).items():
+        owners: dict[str, list[StoredWeight]] = {}
+        for weight_name, weight in entries:
+            parts = weight_name.split("/")
+            owner = parts[-2] if len(parts) >= 2 and parts[-2] not in (group_name, "") else group_name
+            if owner.startswith(f"{group_name}_") and re.fullmatch(r"\d+", owner[len(group_name) + 1 :]):
+                owner = group_name
+            owners.setdefault(owner, []).append(weight)
+        for owner, weights in owners.items() or [(group_name, [])]:
+            class_name = _legacy_class({w.role: w for w in weights}) if weights else "?"
+            calls.append((_call(owner, class_name, previous), weights))
+            previous = owner
+    return calls
+
+
+def v3_calls(root: h5py.Group, where: str) -> list[tuple[LayerCall, list[StoredWeight]]]:
+    """Layers of a Keras 3 ``.weights.h5``: each ``layers/<key>`` (nested models recursed), in key order."""
+    calls: list[tuple[LayerCall, list[StoredWeight]]] = []
+    _walk(root, where, calls, depth=0)
+    return calls
+
+
+def _walk(container: h5py.Group, where: str, calls: list[tuple[LayerCall, list[StoredWeight]]], depth: int) -> None:
+    if depth > MAX_NESTING:
+        raise LoadError(f"{where}: nests layer groups more than {MAX_NESTING} deep (a link cycle?)")
+    layers = container.get("layers")
+    if not isinstance(layers, h5py.Group):
+        return
+    for key in sorted(layers, key=_natural):
+        group = layers[key]
+        if not isinstance(group, h5py.Group):
+            raise LoadError(f"{where}: {group.name} is not a group")
+        if isinstance(group.get("layers"), h5py.Group):
+            _walk(group, where, calls, depth + 1)
+            continue
+        variables = group.get("vars")
+        keys = sorted((k for k in variables if k.isdigit()), key=int) if isinstance(variables, h5py.Group) else []
+        class_name = KNOWN_CLASSES.get(re.sub(r"_\d+$", "", key), "?")
+        name = text(variables.attrs["name"]) if isinstance(variables, h5py.Group) and "name" in variables.attrs else key
+        roles = v3_roles(class_name, {}, len(keys))
+        weights = [
+            StoredWeight(
+                role, checked_dataset(variables[k], f"{where}: weight {variables.name}/{k}"), variables[k].name
+            )
+            for role, k in zip(roles, keys, strict=True)
+        ]
+        previous = calls[-1][0].layer if calls else None
+        calls.append((_call(name, class_name, previous), weights))
+
+
+def _natural(key: str) -> tuple[str, int]:
+    match = re.fullmatch(r"(.*?)(?:_(\d+))?", key)
+    assert match is not None
+    return match[1], int(match[2] or 0)

@@ -1,0 +1,312 @@
+"""One ONNX graph (or control-flow body) seen from a loader: tensor shapes, and which tensors are constants.
+
+Constants are initializers, ``Constant`` outputs, and outputs of deterministic, cheap nodes (no conv or matrix
+product) whose inputs are all constant (``ConstantOfShape``, ``Reshape``/``Cast``/``DequantizeLinear`` of
+constants…).  Their shapes come from static information; their values are computed on first use by onnx's own
+``ReferenceEvaluator``, never by folding written here, and only after every intermediate shape is checked.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from inspector.errors import LoadError
+from inspector.model.common import Shape
+from inspector.plugins.onnx.tensors import tensor_dtype, tensor_reader
+
+# Ops never folded into constants: random ones (not a function of their inputs alone), and ones whose cost grows
+# faster than their output, which a hostile file could make run for minutes while loading.
+_NOT_FOLDED = {
+    "RandomNormal",
+    "RandomNormalLike",
+    "RandomUniform",
+    "RandomUniformLike",
+    "Multinomial",
+    "Bernoulli",
+    "Conv",
+    "ConvInteger",
+    "ConvTranspose",
+    "QLinearConv",
+    "MatMul",
+    "MatMulInteger",
+    "QLinearMatMul",
+    "Gemm",
+    "Einsum",
+}
+MAX_FOLDED_ELEMENTS = 1 << 26
+"""Largest tensor (elements) computed while folding a constant; shapes are checked before anything runs."""
+_SHAPE_DATA = 64
+"""Feeds up to this many elements take part in shape inference as data (shape tensors); larger ones as types."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConstantInfo:
+    """A constant tensor: where it comes from, its shape (``None`` if unknown until read), dtype and reader."""
+
+    source: str
+    shape: tuple[int, ...] | None
+    dtype: str
+    read: Callable[[], np.ndarray]
+
+
+def shape_of(value_type: onnx.TypeProto) -> Shape | None:
+    """A tensor type's shape: ints, symbolic names, ``"?"`` for unknown dims; ``None`` without a shape."""
+    if not value_type.HasField("tensor_type") or not value_type.tensor_type.HasField("shape"):
+        return None
+    dims: list[int | str] = []
+    for dim in value_type.tensor_type.shape.dim:
+        if dim.HasField("dim_value"):
+            dims.append(int(dim.dim_value))
+        elif dim.HasField("dim_param") and dim.dim_param:
+            dims.append(dim.dim_param)
+        else:
+            dims.append("?")
+    return tuple(dims)
+
+
+def named_subgraphs(node: onnx.NodeProto) -> list[tuple[str, onnx.GraphProto]]:
+    """A node's control-flow bodies with their attribute names (``then_branch``, ``body``…)."""
+    named = []
+    for attribute in node.attribute:
+        if attribute.type == onnx.AttributeProto.GRAPH:
+            named.append((attribute.name, attribute.g))
+        elif attribute.type == onnx.AttributeProto.GRAPHS:
+            named.extend((f"{attribute.name}[{i}]", g) for i, g in enumerate(attribute.graphs))
+    return named
+
+
+class GraphScope:
+    """Shapes and constants visible inside one graph, including those of the graphs enclosing it."""
+
+    def __init__(
+        self,
+        graph: onnx.GraphProto,
+        *,
+        model_dir: Path,
+        file_label: str,
+        opsets: list[onnx.OperatorSetIdProto],
+        parent: GraphScope | None = None,
+        stored: Mapping[str, bytes] | None = None,
+    ) -> None:
+        """``stored`` holds the bytes of initializers whose ``raw_data`` was taken out of ``graph``."""
+        self.graph = graph
+        self._stored = stored or {}
+        self.model_dir = model_dir
+        self.file_label = file_label
+        self.opsets = opsets
+        self.parent = parent
+        self._types: dict[str, onnx.TypeProto] = {}
+        for value in [*graph.input, *graph.output, *graph.value_info]:
+            self._types[value.name] = value.type
+        self._initializers = {tensor.name: tensor for tensor in graph.initializer}
+        self._producers: dict[str, onnx.NodeProto] = {}
+        for node in graph.node:
+            for output in node.output:
+                if output:
+                    self._producers.setdefault(output, node)
+        self._constant_cache: dict[str, bool] = {}
+        self._readers: dict[str, ConstantInfo] = {}
+
+    def child(self, graph: onnx.GraphProto) -> GraphScope:
+        """The scope of a control-flow body nested in this graph."""
+        return GraphScope(graph, model_dir=self.model_dir, file_label=self.file_label, opsets=self.opsets, parent=self)
+
+    # -- shapes ---------------------------------------------------------------------------------------------
+
+    def shape(self, name: str) -> Shape | None:
+        """Static shape of tensor ``name`` (initializer dims, or what shape inference found)."""
+        if name in self._initializers:
+            return tuple(int(d) for d in self._initializers[name].dims)
+        if name in self._types:
+            return shape_of(self._types[name])
+        if name in self._producers or self.parent is None:
+            return None
+        return self.parent.shape(name)
+
+    def dtype(self, name: str) -> str:
+        """Element type name of tensor ``name`` (``"?"`` when unknown)."""
+        if name in self._initializers:
+            return tensor_dtype(self._initializers[name].data_type)
+        if name in self._types and self._types[name].HasField("tensor_type"):
+            return tensor_dtype(self._types[name].tensor_type.elem_type)
+        if name in self._producers or self.parent is None:
+            return "?"
+        return self.parent.dtype(name)
+
+    # -- constants ------------------------------------------------------------------------------------------
+
+    def _owner(self, name: str) -> GraphScope | None:
+        scope: GraphScope | None = self
+        while scope is not None:
+            if name in scope._initializers or name in scope._producers:
+                return scope
+            if name in scope._types and name not in scope._initializers:
+                return scope  # a graph input: not constant
+            scope = scope.parent
+        return None
+
+    def is_constant(self, name: str) -> bool:
+        """Whether tensor ``name`` is known before the model runs."""
+        owner = self._owner(name)
+        return owner is not None and owner._is_local_constant(name, depth=0)
+
+    def _is_local_constant(self, name: str, depth: int) -> bool:
+        if name in self._initializers:
+            return True
+        if name not in self._producers:
+            return False
+        if name not in self._constant_cache:
+            if depth > 200:
+                return False
+            node = self._producers[name]
+            foldable = node.domain in ("", "ai.onnx") and node.op_type not in _NOT_FOLDED
+            self._constant_cache[name] = (
+                foldable
+                and not named_subgraphs(node)
+                and all(self._input_is_constant(i, depth + 1) for i in node.input if i)
+            )
+        return self._constant_cache[name]
+
+    def _input_is_constant(self, name: str, depth: int) -> bool:
+        owner = self._owner(name)
+        return owner is not None and owner._is_local_constant(name, depth)
+
+    def constant(self, name: str) -> ConstantInfo:
+        """Shape, dtype and lazy reader of constant ``name`` (call ``is_constant`` first)."""
+        owner = self._owner(name)
+        if owner is None:
+            raise LoadError(f"{self.file_label}: tensor {name!r} is not defined")
+        return owner._local_constant(name)
+
+    def _local_constant(self, name: str) -> ConstantInfo:
+        if name in self._readers:
+            return self._readers[name]
+        where = self.file_label
+        if name in self._initializers:
+            shape, dtype, read = tensor_reader(self._initializers[name], self.model_dir, where, self._stored.get(name))
+            info = ConstantInfo(source=name, shape=shape, dtype=dtype, read=read)
+        else:
+            node = self._producers[name]
+            value = _stored_value(node)
+            if value is not None:
+                shape, dtype, read = tensor_reader(value, self.model_dir, where)
+                info = ConstantInfo(source=f"Constant {node.name or name}", shape=shape, dtype=dtype, read=read)
+            else:
+                static = self.shape(name)
+                known = tuple(static) if static is not None and all(isinstance(d, int) for d in static) else None
+                info = ConstantInfo(
+                    source=f"{node.op_type} {node.name or name} (folded)",
+                    shape=known,  # type: ignore[arg-type]
+                    dtype=self.dtype(name),
+                    read=lambda: self._evaluate(name),
+                )
+        self._readers[name] = info
+        return info
+
+    def _evaluate(self, name: str) -> np.ndarray:
+        """Compute a folded constant with ``onnx.reference`` on the nodes that produce it.
+
+        Stored tensors (initializers, ``Constant`` values) are read by this package, so external data stays in the
+        model's folder; every intermediate shape is checked against ``MAX_FOLDED_ELEMENTS`` first.
+        """
+        nodes: list[onnx.NodeProto] = []
+        feeds: dict[str, np.ndarray] = {}
+        seen: set[str] = set()
+        added: set[int] = set()
+        stack: list[tuple[str, bool]] = [(name, False)]
+        while stack:  # depth first, a node after its inputs' nodes (no recursion: chains may be long)
+            tensor, inputs_done = stack.pop()
+            if not inputs_done and tensor in seen:
+                continue
+            owner = self._owner(tensor)
+            assert owner is not None
+            if inputs_done:
+                node = owner._producers[tensor]
+                if id(node) not in added:
+                    added.add(id(node))
+                    nodes.append(node)
+                continue
+            seen.add(tensor)
+            if tensor in owner._initializers or _stored_value(owner._producers[tensor]) is not None:
+                feeds[tensor] = np.asarray(owner._local_constant(tensor).read())
+                continue
+            stack.append((tensor, True))
+            stack.extend((item, False) for item in reversed(owner._producers[tensor].input) if item)
+        _check_fold(nodes, feeds, name, self.opsets, f"{self.file_label}: constant {name!r}")
+        graph = helper.make_graph(
+            nodes,
+            "fold",
+            inputs=[],
+            outputs=[helper.make_empty_tensor_value_info(name)],
+            initializer=[numpy_helper.from_array(array, tensor) for tensor, array in feeds.items()],
+        )
+        model = helper.make_model(graph, opset_imports=self.opsets)
+        try:
+            return _run_reference(model, name)
+        except Exception as error:
+            raise LoadError(f"{self.file_label}: cannot compute constant {name!r}: {error}") from error
+
+
+def _stored_value(node: onnx.NodeProto) -> onnx.TensorProto | None:
+    """The tensor a ``Constant`` node stores in its ``value`` attribute."""
+    if node.op_type != "Constant":
+        return None
+    return next((a.t for a in node.attribute if a.name == "value"), None)
+
+
+def _check_fold(nodes: list[onnx.NodeProto], feeds: dict[str, np.ndarray], name: str, opsets: list, label: str) -> None:
+    """Refuse a fold that reads external data itself or whose inferred shapes exceed ``MAX_FOLDED_ELEMENTS``.
+
+    Shapes are inferred on the nodes with small feeds as data (shape tensors) and large ones as typed inputs.
+    """
+    for node in nodes:
+        for attribute in node.attribute:
+            tensors = [attribute.t, *attribute.tensors, attribute.sparse_tensor.values, attribute.sparse_tensor.indices]
+            if any(t.data_location == onnx.TensorProto.EXTERNAL for t in tensors):
+                raise LoadError(f"{label}: node {node.name or node.op_type!r} holds external data in an attribute")
+    small = {tensor: array for tensor, array in feeds.items() if array.size <= _SHAPE_DATA}
+    graph = helper.make_graph(
+        nodes,
+        "fold-shapes",
+        inputs=[
+            helper.make_tensor_value_info(tensor, helper.np_dtype_to_tensor_dtype(array.dtype), array.shape)
+            for tensor, array in feeds.items()
+            if tensor not in small
+        ],
+        outputs=[helper.make_empty_tensor_value_info(name)],
+        initializer=[numpy_helper.from_array(array, tensor) for tensor, array in small.items()],
+    )
+    try:
+        inferred = onnx.shape_inference.infer_shapes(helper.make_model(graph, opset_imports=opsets), data_prop=True)
+    except Exception:
+        return  # the evaluation reports what is wrong
+    for value in [*inferred.graph.value_info, *inferred.graph.output]:
+        dims = shape_of(value.type) or ()
+        known = [d for d in dims if isinstance(d, int)]
+        if any(d < 0 for d in known) or math.prod(known) > MAX_FOLDED_ELEMENTS:
+            raise LoadError(
+                f"{label}: computing it needs tensor {value.name!r} of shape {list(dims)} "
+                f"(limit {MAX_FOLDED_ELEMENTS:,} elements)"
+            )
+
+
+def _run_reference(model: onnx.ModelProto, name: str) -> np.ndarray:
+    """Evaluate ``name`` with ``onnx.reference``; where it lacks an old opset's kernel, convert the model up."""
+    from onnx.reference import ReferenceEvaluator
+
+    try:
+        evaluator = ReferenceEvaluator(model)
+    except RuntimeError as error:
+        if "No implementation for operator" not in str(error):
+            raise
+        latest = onnx.defs.onnx_opset_version()
+        evaluator = ReferenceEvaluator(onnx.version_converter.convert_version(model, latest))
+    (value,) = evaluator.run([name], {})
+    return np.asarray(value)

@@ -1,0 +1,110 @@
+"""Filters for people and programs: one filter's values and whereabouts, and a layer's per-filter statistics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from rich import box
+from rich.console import Console
+from rich.padding import Padding
+from rich.table import Table
+
+from inspector.errors import FilterError
+from inspector.model.common import ConvLayer
+from inspector.model.filter_stats import COLUMNS, FilterStats, filter_stats, json_ready
+from inspector.model.slicing import checked_weight
+from inspector.report.explain import dims
+
+_CELLS = {
+    "l1": ("L1", "{:.4g}"),
+    "l2": ("L2", "{:.4g}"),
+    "min": ("min", "{:.4g}"),
+    "max": ("max", "{:.4g}"),
+    "mean": ("mean", "{:.4g}"),
+    "zero_fraction": ("zeros", "{:.1%}"),
+}
+"""Each statistic's column heading and cell format, in ``COLUMNS`` order."""
+
+
+def _maps(reads: range) -> str:
+    return f"{reads.start}…{reads.stop - 1}" if len(reads) > 1 else str(reads.start)
+
+
+def _bias(layer: ConvLayer, o: int) -> tuple[str, np.ndarray] | None:
+    """``("B[5]", value)``: where output channel ``o``'s bias sits and its value, when the layer has one."""
+    bias = layer.bias
+    if bias is None or bias.shape != (layer.out_channels,):
+        return None
+    return f"{bias.role}[{o}]", bias.array[o]
+
+
+def filter_lines(layer: ConvLayer, o: int, *, width: int = 120) -> list[str]:
+    """Filter ``o`` of ``layer``: what it reads, where the file keeps it, its bias and its values (canonical)."""
+    values = layer.filter(o)
+    reads = layer.input_channels(o)
+    weight = checked_weight(layer)
+    lines = [
+        f"{layer.name} filter {o} (output map {o}): reads input map{'s' if len(reads) > 1 else ''} {_maps(reads)}, "
+        f"one {dims(layer.kernel_shape)} kernel F_i,{o} each",
+        f"  in the file: {layer.filter_index(o)} of {weight.source} "
+        f"(stored {dims(weight.native_shape)}, {weight.native_layout or 'as is'})",
+    ]
+    bias = _bias(layer, o)
+    if bias is not None:
+        lines.append(f"  bias: {bias[0]} = {bias[1]!s}")
+    lines.append(f"  values, canonical {dims(values.shape)} (the kernel of input map {reads.start} first):")
+    lines += np.array2string(values, threshold=values.size + 1, max_line_width=width).splitlines()
+    return lines
+
+
+def filter_dict(layer: ConvLayer, o: int) -> dict[str, Any]:
+    """Filter ``o`` of ``layer`` as JSON: values (canonical), shape, native index, input maps, bias."""
+    values = layer.filter(o)
+    weight = checked_weight(layer)
+    bias = _bias(layer, o)
+    return {
+        "layer": layer.name,
+        "channel": o,
+        "shape": list(values.shape),
+        "values": json_ready(values),
+        "native_index": layer.filter_index(o),
+        "native_shape": list(layer.filter(o, layout="native").shape),
+        "native_layout": weight.native_layout,
+        "source": weight.source,
+        "input_channels": list(layer.input_channels(o)),
+        "bias": None if bias is None else json_ready(bias[1]),
+    }
+
+
+def stats_table(layer: ConvLayer, stats: FilterStats) -> Table:
+    """One row per output channel: the input maps its filter reads and its statistics."""
+    table = Table(
+        title="per-filter statistics", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False
+    )
+    table.add_column("channel", justify="right")
+    table.add_column("reads", justify="right")
+    for name in COLUMNS:
+        table.add_column(_CELLS[name][0], justify="right")
+    for o in range(layer.out_channels):
+        cells = [_CELLS[name][1].format(getattr(stats, name)[o]) for name in COLUMNS]
+        table.add_row(str(o), _maps(layer.input_channels(o)), *cells)
+    return table
+
+
+def render_stats(console: Console, layer: ConvLayer) -> None:
+    """The per-filter statistics table of ``layer``, or a line saying why there is none."""
+    try:
+        stats = filter_stats(layer)
+    except FilterError as error:
+        console.print(f"  per-filter statistics unavailable: {error}", markup=False)
+        return
+    console.print(Padding(stats_table(layer, stats), (0, 0, 0, 2), expand=False))
+
+
+def stats_records(layer: ConvLayer) -> list[dict[str, Any]] | None:
+    """The per-filter statistics of ``layer`` as JSON records, ``None`` when the weight cannot be sliced."""
+    try:
+        return filter_stats(layer).records()
+    except FilterError:
+        return None

@@ -1,0 +1,122 @@
+"""Model files as pytest tests: each conv layer of each model under ``--inspect-models`` is one test item.
+
+A model is validated once per process, by the first of its items that runs, and the result serves its other
+items.  Under pytest-xdist, ``--dist loadfile`` keeps each model's items on one worker, so every model runs
+once; with the default distribution a model whose items land on two workers is validated on both.
+A failed layer fails its test with the validation message; a layer the tool cannot run is skipped with the
+reason; a file that cannot be read is a collection error of one line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from inspector.errors import InspectorError
+from inspector.model.common import Model
+from inspector.model.input_shapes import parse_input_shape
+from inspector.validation.options import ValidationOptions
+from inspector.validation.result import LayerValidation, ValidationResult
+
+MODEL_SUFFIXES = (".onnx", ".h5", ".keras")
+
+
+class LayerMismatch(Exception):
+    """A conv layer that failed validation (its message is the test's failure text)."""
+
+
+def collection_options(config: pytest.Config) -> ValidationOptions:
+    """The validation options the ``--inspect-*`` flags ask for (a bad value is a usage error)."""
+    settings: dict[str, object] = {}
+    try:
+        settings["input_shapes"] = dict(parse_input_shape(t) for t in config.getoption("inspect_input_shape"))
+        if config.getoption("inspect_provider"):
+            from inspector.validation.runtime import installed_providers
+
+            settings["providers"] = installed_providers(config.getoption("inspect_provider"))
+        for name in ("graph_optimization", "threads"):
+            if config.getoption(f"inspect_{name}") is not None:
+                settings[name] = config.getoption(f"inspect_{name}")
+        return ValidationOptions(**settings)  # type: ignore[arg-type]
+    except InspectorError as error:
+        raise pytest.UsageError(str(error)) from None
+
+
+class ModelCollection:
+    """The plugin object registered when ``--inspect-models`` is given: it claims model files under its paths."""
+
+    def __init__(self, paths: Sequence[str], options: ValidationOptions | None = None) -> None:
+        self.roots = [Path(path).resolve() for path in paths]
+        self.options = options or ValidationOptions()
+        for root in self.roots:
+            if not root.exists():
+                raise pytest.UsageError(f"--inspect-models {root}: no such file or directory")
+
+    def _claimed(self, path: Path) -> bool:
+        resolved = path.resolve()
+        return any(resolved == root or resolved.is_relative_to(root) for root in self.roots)
+
+    def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+        if file_path.suffix.lower() in MODEL_SUFFIXES and self._claimed(file_path):
+            return ModelFile.from_parent(parent, path=file_path, options=self.options)
+        return None
+
+
+class ModelFile(pytest.File):
+    """One model file; its items are its conv layers, in model order."""
+
+    _model: Model | None = None
+    _result: ValidationResult | InspectorError | None = None
+
+    def __init__(self, *args: object, options: ValidationOptions, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.options = options
+
+    def collect(self) -> Iterator[pytest.Item]:
+        from inspector import load
+        from inspector.options import Options
+
+        self._model = load(self.path, options=Options(input_shapes=self.options.input_shapes))
+        for layer in self._model.conv_layers:
+            yield LayerItem.from_parent(self, name=layer.name)
+
+    def validation(self) -> ValidationResult:
+        """The model's validation, computed on first use in this process."""
+        if self._result is None:
+            from inspector import validate
+
+            try:
+                assert self._model is not None  # items exist only once collect() loaded the model
+                self._result = validate(self._model, self.options.for_model(self._model))
+            except InspectorError as error:
+                self._result = error
+        if isinstance(self._result, InspectorError):
+            raise self._result
+        return self._result
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> str:  # type: ignore[override]
+        if isinstance(excinfo.value, InspectorError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+
+class LayerItem(pytest.Item):
+    """One conv layer: passes when onnxruntime and the NumPy engine agree on it."""
+
+    def runtest(self) -> None:
+        assert isinstance(self.parent, ModelFile)
+        layer: LayerValidation = self.parent.validation()[self.name]
+        if layer.status == "skipped":
+            pytest.skip(layer.message)
+        if layer.status != "passed":
+            raise LayerMismatch(f"{self.name} ({layer.mode}, {layer.status}): {layer.message}")
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> str:  # type: ignore[override]
+        if isinstance(excinfo.value, LayerMismatch | InspectorError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"{self.path.name}::{self.name}"

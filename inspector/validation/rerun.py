@@ -1,0 +1,136 @@
+"""Re-running one conv layer with the NumPy engine on the operands onnxruntime saw.
+
+Float layers (``Conv``, ``ConvTranspose``, and every Keras conv) give the engine's result summed in float64,
+its error scale ``conv(|x|, |w|) + |b|`` summed in float32 (float64 for float64 layers) and the number of
+terms each output element sums (:mod:`inspector.validation.rounding` turns these into the default tolerance).
+
+Quantized layers are compared exactly, in integers.  ``ConvInteger`` is the engine's exact int32
+convolution.  For ``QLinearConv`` the comparison is on its requantized output, the one tensor onnxruntime
+makes visible (its int32 accumulator never leaves the kernel): the engine forms the exact accumulator
+``conv_integer(x, w, x_zero_point, w_zero_point) + bias`` and requantizes it as the operator specifies, with
+the float32 multiplier ``x_scale * w_scale / y_scale`` per output channel, rounding half to even, adding
+``y_zero_point`` and saturating to the output type.  That arithmetic is onnxruntime's too, so any difference
+of even 1 is a real disagreement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from inspector.engine import numpy_conv
+from inspector.errors import ValidationError
+from inspector.model.common import ConvLayer
+from inspector.model.padding import conv_pads, conv_transpose_pads
+
+OPERANDS: dict[str, tuple[str, ...]] = {
+    "Conv": ("x", "w", "b"),
+    "ConvTranspose": ("x", "w", "b"),
+    "ConvInteger": ("x", "w", "x_zero_point", "w_zero_point"),
+    "QLinearConv": ("x", "x_scale", "x_zero_point", "w", "w_scale", "w_zero_point", "y_scale", "y_zero_point", "b"),
+}
+"""The ONNX inputs of each conv op, by position."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rerun:
+    """The engine's output of a layer and, for float layers, its error scale and the terms each element sums
+    (``magnitude`` ``None``: compare exactly)."""
+
+    expected: np.ndarray
+    magnitude: np.ndarray | None = None
+    terms: int = 0
+    filters: np.ndarray | None = None
+    """Each output channel's filter as one row (float layers), for the rounding bound's checks."""
+
+
+def operand_names(layer: ConvLayer) -> tuple[str, ...]:
+    """The names of the layer's operands by ONNX input position (``x``, ``w``, ``b`` for a float conv)."""
+    return OPERANDS.get(layer.source_op, OPERANDS["Conv"])
+
+
+def geometry(layer: ConvLayer, x_shape: tuple[int, ...], y_shape: tuple[int, ...]) -> dict[str, Any]:
+    """Engine keyword arguments of ``layer``; pads left open by ``auto_pad`` come from the runtime shapes."""
+    if layer.strides is None or layer.dilations is None:
+        raise ValidationError(f"layer {layer.name}: the file does not record its strides or dilations")
+    pads = layer.pads
+    if pads is None and layer.kind == "conv":
+        pads = conv_pads(layer.auto_pad, x_shape[2:], layer.kernel_shape, layer.strides, layer.dilations)
+    elif pads is None:
+        output_padding = layer.output_padding or (0,) * layer.rank
+        pads = conv_transpose_pads(
+            layer.auto_pad, x_shape[2:], layer.kernel_shape, layer.strides, layer.dilations, output_padding, y_shape[2:]
+        )
+    arguments: dict[str, Any] = {
+        "strides": layer.strides,
+        "dilations": layer.dilations,
+        "pads": pads,
+        "groups": layer.groups,
+    }
+    if layer.kind == "conv_transpose":
+        arguments["output_padding"] = layer.output_padding
+        recorded = _recorded_output_size(layer, x_shape)
+        if recorded is not None:
+            arguments["output_shape"] = recorded
+    return arguments
+
+
+def _recorded_output_size(layer: ConvLayer, x_shape: tuple[int, ...]) -> tuple[int, ...] | None:
+    """A transposed conv's spatial output size as the model records it (its ``output_shape`` attribute may ask for
+    more than the natural size), when the layer ran at its recorded input size."""
+    recorded_in, recorded_out = layer.input_shape, layer.output_shape
+    if recorded_in is None or recorded_out is None or tuple(recorded_in[2:]) != tuple(x_shape[2:]):
+        return None
+    spatial = tuple(recorded_out[2:])
+    return spatial if all(isinstance(d, int) and d > 0 for d in spatial) else None  # type: ignore[return-value]
+
+
+def rerun(layer: ConvLayer, operands: Mapping[str, np.ndarray | None], y_shape: tuple[int, ...]) -> Rerun:
+    """The engine's result for ``layer`` from ``operands`` (see :data:`OPERANDS`; missing optional ones ``None``)."""
+    x = operands["x"]
+    assert x is not None
+    arguments = geometry(layer, x.shape, y_shape)
+    if layer.source_op == "ConvInteger":
+        expected = numpy_conv.conv_integer(
+            x, operands["w"], operands.get("x_zero_point"), operands.get("w_zero_point"), **arguments
+        )
+        return Rerun(expected, None)
+    if layer.source_op == "QLinearConv":
+        return Rerun(_qlinear_conv(operands, arguments), None)
+    w, b = operands["w"], operands.get("b")
+    assert w is not None
+    if layer.kind == "conv_transpose":
+        function, magnitude = numpy_conv.conv_transpose, numpy_conv.conv_transpose_magnitude
+        per_group = w.reshape(layer.groups, w.shape[0] // layer.groups, w.shape[1], -1)
+        filters = per_group.transpose(0, 2, 1, 3).reshape(layer.groups * w.shape[1], -1)
+    else:
+        arguments.pop("output_padding", None)
+        function, magnitude = numpy_conv.conv, numpy_conv.conv_magnitude
+        filters = w.reshape(w.shape[0], -1)
+    magnitude_dtype = np.float64 if x.dtype == np.float64 else np.float32
+    return Rerun(
+        function(x, w, b, accumulate=np.float64, **arguments),
+        magnitude(x, w, b, accumulate=magnitude_dtype, **arguments),
+        filters.shape[1] + (b is not None),
+        filters,
+    )
+
+
+def _qlinear_conv(operands: Mapping[str, np.ndarray | None], arguments: dict[str, Any]) -> np.ndarray:
+    """``QLinearConv`` from the exact integer accumulator, requantized as the operator specifies."""
+    x, w = operands["x"], operands["w"]
+    x_zero, w_zero, y_zero = operands["x_zero_point"], operands.get("w_zero_point"), operands["y_zero_point"]
+    assert x is not None and w is not None and y_zero is not None
+    accumulator = numpy_conv.conv_integer(x, w, x_zero, w_zero, **arguments).astype(np.int64)
+    channel_axis = (1, -1) + (1,) * (accumulator.ndim - 2)
+    bias = operands.get("b")
+    if bias is not None:
+        accumulator += bias.astype(np.int64).reshape(channel_axis)
+    scale = np.float32(np.asarray(operands["x_scale"]).reshape(())) * np.asarray(operands["w_scale"], np.float32)
+    multiplier = (scale / np.float32(np.asarray(operands["y_scale"]).reshape(()))).astype(np.float32)
+    value = np.rint(accumulator.astype(np.float32) * multiplier.reshape(channel_axis if multiplier.size > 1 else ()))
+    limits = np.iinfo(y_zero.dtype)
+    return np.clip(value + np.float32(y_zero.reshape(())), limits.min, limits.max).astype(y_zero.dtype)

@@ -1,0 +1,270 @@
+"""Layer-by-layer validation: every conv layer computed by onnxruntime and by the NumPy engine, and compared.
+
+ONNX models run once in onnxruntime on seeded random inputs (or the user's ``.npz``); each top-level conv's
+input and output are captured (:mod:`inspector.plugins.onnx.capture`, a bounded number of bytes a run) and the layer is
+recomputed by the engine from that same input.  Convs in control-flow bodies, the layers of a model onnxruntime
+cannot run whole, and every conv of other formats (Keras) run standalone: the layer as a one-node ONNX model
+(:mod:`inspector.validation.standalone`) on a seeded input of its input shape, in onnxruntime and in the engine.
+The engine sums in float64 and outputs compare under the rounding bound of :mod:`inspector.validation.rounding` (what
+onnxruntime's own rounding can explain, element by element); results are :mod:`inspector.validation.result`
+objects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pluggy
+
+from inspector.errors import ValidationError
+from inspector.model.common import ConvLayer, Model
+from inspector.plugins.onnx.capture import CaptureRunner, capture_targets, plan_runs
+from inspector.validation.compare import Comparison, compare
+from inspector.validation.inputs import Feeds, file_feeds, layer_rng, random_array, random_feeds
+from inspector.validation.options import ValidationOptions
+from inspector.validation.rerun import rerun
+from inspector.validation.result import LayerValidation, Mode, Status, ValidationResult
+from inspector.validation.rounding import rounding_bound, weights_repeat
+from inspector.validation.runtime import (
+    RuntimeRefusal,
+    RuntimeSettings,
+    accumulation_dtype,
+    create_session,
+    installed_providers,
+    run_placed,
+)
+from inspector.validation.standalone import INPUT, OUTPUT, NotExportable, conv_layer_model, standalone_input_shape
+
+CPU_PROVIDERS = frozenset({"CPUExecutionProvider"})
+"""Providers whose conv kernels sum products in the data's own floating-point type, as the bound assumes."""
+Progress = Callable[[str, int, int], None]
+"""Called after each layer with its name, the number of layers done and the total."""
+
+
+def validate(
+    model_or_path: Model | str | Path,
+    options: ValidationOptions | None = None,
+    *,
+    progress: Progress | None = None,
+    plugin_manager: pluggy.PluginManager | None = None,
+    **settings: object,
+) -> ValidationResult:
+    """Validate every conv layer of a model against onnxruntime.
+
+    Parameters
+    ----------
+    model_or_path
+        A loaded model, or a model file to load.
+    options
+        A :class:`ValidationOptions`; keyword ``settings`` (``seed=3``, ``atol=1e-4``, ``layer_atol={...}``)
+        replace its fields.
+    progress
+        Called after each layer (name, done, total).
+    plugin_manager
+        Used to load a path.
+
+    Raises
+    ------
+    InspectorError
+        ``LoadError`` for a file that cannot be read, ``ValidationError`` for bad options (a per-layer tolerance
+        naming no conv layer, an input shape that contradicts the model, an unreadable ``.npz``, an execution
+        provider that is not installed).
+    """
+    chosen = dataclasses.replace(options or ValidationOptions(), **settings)  # type: ignore[arg-type]
+    if isinstance(model_or_path, Model):
+        model = model_or_path
+    else:
+        from inspector import load
+
+        model = load(model_or_path, plugin_manager=plugin_manager, input_shapes=chosen.input_shapes)
+    conv_names = {layer.name for layer in model.conv_layers}
+    unknown = sorted(chosen.named_layers() - conv_names)
+    if unknown:
+        raise ValidationError(
+            f"a tolerance names {unknown[0]!r}, not a conv layer of {model.path} "
+            f"(conv layers: {', '.join(sorted(conv_names)) or 'none'})"
+        )
+    runtime = RuntimeSettings(
+        providers=installed_providers(chosen.providers),
+        graph_optimization=chosen.graph_optimization,
+        threads=chosen.threads,
+    )
+    return _Validation(model, chosen, runtime, progress).run()
+
+
+class _Validation:
+    """One validation run over a model's conv layers."""
+
+    def __init__(
+        self, model: Model, options: ValidationOptions, runtime: RuntimeSettings, progress: Progress | None
+    ) -> None:
+        self.model = model
+        self.options = options
+        self.runtime = runtime
+        self.progress = progress
+        self.results: dict[str, LayerValidation] = {}
+        self.notes: list[str] = []
+        self.inputs: dict[str, object] = {"source": "random", "seed": options.seed, "file": None, "tensors": []}
+        self.capture_runs = 0
+
+    def run(self) -> ValidationResult:
+        layers = self.model.conv_layers
+        if self.model.format == "onnx":
+            self._captured(layers)
+        for layer in layers:
+            if layer.name not in self.results:
+                self._record(self._standalone(layer))
+        other = sorted({p for result in self.results.values() for p in result.providers} - CPU_PROVIDERS)
+        if other:
+            self.notes.append(
+                f"{', '.join(other)} ran layers: the default tolerance assumes IEEE arithmetic in the data's own "
+                "type, which a provider computing float32 convs in TF32 or with Winograd kernels does not keep"
+            )
+        return ValidationResult(
+            model_path=self.model.path,
+            inputs=self.inputs,
+            layers=tuple(self.results[layer.name] for layer in layers),
+            notes=tuple(self.notes),
+            capture_runs=self.capture_runs,
+            runtime=self.runtime.describe(),
+        )
+
+    def _record(self, result: LayerValidation) -> None:
+        self.results[result.name] = result
+        if self.progress is not None:
+            self.progress(result.name, len(self.results), len(self.model.conv_layers))
+
+    def _feeds(self) -> Feeds:
+        if self.options.inputs is not None:
+            return file_feeds(self.model, self.options.inputs)
+        return random_feeds(self.model, self.options.seed, self.options.input_shapes)
+
+    def _captured(self, layers: Iterable[ConvLayer]) -> None:
+        """Validate the top-level layers on captured activations; on a refusal the rest go standalone."""
+        runner = CaptureRunner(self.model.path, self.runtime)
+        candidates = [layer for layer in layers if runner.computes(layer)]
+        if not candidates:
+            return
+        feeds = self._feeds()
+        self.inputs = dict(feeds.description)
+        targets = capture_targets(candidates, feeds.symbols)
+        runs = plan_runs(targets, self.options.max_capture_mb * 2**20)
+        for planned in runs:
+            names = [name for target in planned for name in target.names]
+            try:
+                values, placement = runner.run(names, feeds.arrays)
+            except RuntimeRefusal as refusal:
+                self.notes.append(f"onnxruntime could not run the model ({refusal}); its layers ran standalone")
+                return
+            self.capture_runs += 1
+            for target in planned:
+                ran = Run("captured", placement.of(target.layer.name, target.output))
+                self._record(self._compare(target.layer, ran, target.operands(values), values[target.output]))
+            del values
+
+    def _standalone(self, layer: ConvLayer) -> LayerValidation:
+        """The layer as a one-node model on a seeded input, in onnxruntime and in the engine."""
+        try:
+            model = conv_layer_model(layer)
+            shape = standalone_input_shape(layer)
+        except NotExportable as reason:
+            return _outcome(layer, "skipped", None, reason=f"cannot run on its own: {reason}")
+        assert layer.weight is not None
+        weight = layer.weight.array
+        x = random_array(shape.dims, weight.dtype, layer_rng(self.options.seed, layer.name))
+        ran = Run("standalone", placeholder=shape.made_up)
+        try:
+            (actual,), placement = run_placed(create_session(model, settings=self.runtime), [OUTPUT], {INPUT: x})
+        except RuntimeRefusal as refusal:
+            status: Status = "skipped" if refusal.unsupported else "error"
+            why = "onnxruntime cannot run it" if refusal.unsupported else "onnxruntime refuses the layer"
+            return _outcome(layer, status, ran, shape.dims, reason=f"{why}: {refusal}")
+        operands = {"x": x, "w": weight, "b": None if layer.bias is None else layer.bias.array}
+        ran = dataclasses.replace(ran, providers=placement.of(layer.name, OUTPUT))
+        return self._compare(layer, ran, operands, actual)
+
+    def _compare(
+        self, layer: ConvLayer, ran: Run, operands: Mapping[str, np.ndarray | None], actual: np.ndarray
+    ) -> LayerValidation:
+        x = operands["x"]
+        shape = None if x is None else tuple(x.shape)
+        try:
+            engine = rerun(layer, operands, actual.shape)
+        except ValidationError as error:
+            return _outcome(layer, "error", ran, shape, reason=f"the engine cannot compute the layer: {error}")
+        if engine.expected.shape != actual.shape:
+            reason = f"onnxruntime's output has shape {list(actual.shape)}, the engine's {list(engine.expected.shape)}"
+            return _outcome(layer, "failed", ran, shape, reason=reason)
+        atol, rtol = self.options.tolerance(layer.name)
+        bound = filter_sums = None
+        if engine.magnitude is not None and engine.filters is not None and x is not None:
+            choice = self.options.bound
+            if choice == "auto" and weights_repeat(engine.filters):
+                choice = "worst-case"
+            bound = rounding_bound(
+                terms=engine.terms,
+                accumulation=accumulation_dtype(_runtime_op(layer), actual.dtype.name, ran.providers),
+                output=actual.dtype.name,
+                magnitude_dtype=engine.magnitude.dtype.name,
+                elements=actual.size,
+                layers=len(self.model.conv_layers),
+                choice=choice,
+            )
+            if not bound.useful and atol is None:
+                reason = (
+                    f"{bound.accumulation} sums of {bound.terms:,} terms: rounding alone can explain any result "
+                    f"(bound {bound.coefficient:.3g} × the sum's magnitude); give --atol to compare anyway"
+                )
+                return _outcome(layer, "skipped", ran, shape, reason=reason)
+            if bound.input_tiny:
+                filter_sums = np.abs(engine.filters).sum(axis=1, dtype=np.float64)
+        comparison = compare(
+            actual,
+            engine.expected,
+            magnitude=engine.magnitude,
+            bound=bound,
+            filter_sums=filter_sums,
+            atol=atol,
+            rtol=rtol,
+        )
+        return _outcome(layer, "passed" if comparison.passed else "failed", ran, shape, comparison=comparison)
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """How onnxruntime ran a layer: ``mode``, the providers that ran it, whether its input size was made up."""
+
+    mode: Mode
+    providers: tuple[str, ...] = ()
+    placeholder: bool = False
+
+
+def _runtime_op(layer: ConvLayer) -> str:
+    """The ONNX op onnxruntime runs for ``layer`` (a Keras layer runs as the one-node model of its kind)."""
+    return "ConvTranspose" if layer.kind == "conv_transpose" else "Conv"
+
+
+def _outcome(
+    layer: ConvLayer,
+    status: Status,
+    ran: Run | None,
+    shape: tuple[int, ...] | None = None,
+    *,
+    comparison: Comparison | None = None,
+    reason: str = "",
+) -> LayerValidation:
+    return LayerValidation(
+        name=layer.name,
+        outputs=layer.outputs,
+        status=status,
+        mode=None if ran is None else ran.mode,
+        providers=() if ran is None else ran.providers,
+        placeholder=ran is not None and ran.placeholder,
+        input_shape=shape,
+        comparison=comparison,
+        reason=reason,
+    )
