@@ -70,7 +70,7 @@ loaded_at = time.perf_counter()
 result = inspector.validate(loaded)
 done = time.perf_counter()
 if not result.passed:
-    raise SystemExit(result.summary())
+    raise SystemExit(inspector.validation_text(result))
 print(f"in process: import {imported - start:.2f} s, load + analyze {loaded_at - imported:.2f} s, "
       f"validate {done - loaded_at:.2f} s")
 """

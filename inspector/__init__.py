@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -25,14 +24,13 @@ from inspector.errors import (
 from inspector.hookspecs import hookimpl
 from inspector.model.common import ConvLayer, DenseLayer, Layer, Model, TensorInfo, Weight
 from inspector.model.findings import Finding
-from inspector.model.input_shapes import check_input_names
 from inspector.options import Options
 from inspector.plugin_manager import analyze_model, get_plugin_manager, load_model
-from inspector.report.model_report import Report
+from inspector.report.model_report import Report, inspect_model
+from inspector.report.validation_text import validation_text
 from inspector.validation.options import ValidationOptions
 from inspector.validation.result import ValidationResult
-
-__version__ = "0.1.0"
+from inspector.version import __version__
 
 __all__ = [
     "ConvLayer",
@@ -52,12 +50,14 @@ __all__ = [
     "ValidationOptions",
     "ValidationResult",
     "Weight",
+    "__version__",
     "analyze",
     "get_plugin_manager",
     "hookimpl",
     "inspect_model",
     "load",
     "validate",
+    "validation_text",
 ]
 
 
@@ -88,31 +88,14 @@ def load(
         ``LoadError`` for a missing or broken file, ``UnsupportedModelError`` when no loader reads it,
         ``ValidationError`` for an input shape that names no input or contradicts a dim the file fixes.
     """
-    manager = plugin_manager or get_plugin_manager()
-    chosen = options or Options()
-    if input_shapes:
-        chosen = dataclasses.replace(chosen, input_shapes=dict(input_shapes))
-    model = load_model(path, manager, chosen)
-    if input_shapes:
-        check_input_names(input_shapes, model.inputs, model.path)
-    return model
+    return load_model(path, plugin_manager, options, input_shapes=input_shapes)
 
 
 def analyze(
     model: Model, *, plugin_manager: pluggy.PluginManager | None = None, options: Options | None = None
 ) -> list[Finding]:
     """Run every analyzer plugin on ``model`` and return their findings (including the loader's notes)."""
-    manager = plugin_manager or get_plugin_manager()
-    return analyze_model(model, manager, options or Options())
-
-
-def inspect_model(
-    path: str | Path, *, plugin_manager: pluggy.PluginManager | None = None, options: Options | None = None
-) -> Report:
-    """Load and analyze ``path``; ``report.passed`` tells whether every check holds."""
-    manager = plugin_manager or get_plugin_manager()
-    model = load(path, plugin_manager=manager, options=options)
-    return Report.build(model, analyze(model, plugin_manager=manager, options=options))
+    return analyze_model(model, plugin_manager, options)
 
 
 def validate(

@@ -5,8 +5,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from inspector import hookspecs
 from inspector.errors import LoadError, PluginError, UnsupportedModelError
 from inspector.model.common import Model
 from inspector.model.findings import Finding
+from inspector.model.input_shapes import check_input_names
 from inspector.options import Options
 
 ENTRY_POINT_GROUP = "inspector"
@@ -48,8 +51,21 @@ def raise_errors_requested() -> bool:
     return os.environ.get("INSPECTOR_RAISE_ERRORS", "") not in ("", "0")
 
 
-def load_model(path: str | Path, manager: pluggy.PluginManager, options: Options) -> Model:
-    """Ask the loaders for ``path``; raise ``LoadError`` or ``UnsupportedModelError`` when none can."""
+def load_model(
+    path: str | Path,
+    manager: pluggy.PluginManager | None = None,
+    options: Options | None = None,
+    *,
+    input_shapes: Mapping[str, tuple[int, ...]] | None = None,
+) -> Model:
+    """Ask the loaders for ``path``; raise ``LoadError`` or ``UnsupportedModelError`` when none can.
+
+    ``input_shapes`` join ``options``' and must each name an input of the model (``ValidationError``).
+    """
+    manager = manager or get_plugin_manager()
+    options = options or Options()
+    if input_shapes:
+        options = dataclasses.replace(options, input_shapes={**options.input_shapes, **input_shapes})
     path = Path(path)
     if not path.exists():
         raise LoadError(f"{path}: no such file")
@@ -67,15 +83,21 @@ def load_model(path: str | Path, manager: pluggy.PluginManager, options: Options
         raise UnsupportedModelError(f"{path}: not a model format any installed loader reads (ONNX, Keras)")
     if not isinstance(model, Model):
         raise PluginError(f"{path}: a loader returned {type(model).__name__}, not a Model")
+    if input_shapes:
+        check_input_names(input_shapes, model.inputs, model.path)
     return model
 
 
-def analyze_model(model: Model, manager: pluggy.PluginManager, options: Options) -> list[Finding]:
+def analyze_model(
+    model: Model, manager: pluggy.PluginManager | None = None, options: Options | None = None
+) -> list[Finding]:
     """Run every analyzer; one that raises becomes an error finding naming it, and the others still run.
 
     A ``LoadError`` is the file's fault, not the analyzer's (a weight whose bytes cannot be read): it propagates,
     naming the file.
     """
+    manager = manager or get_plugin_manager()
+    options = options or Options()
     findings: list[Finding] = list(model.notes)
     implementations = sorted(manager.hook.analyze_model.get_hookimpls(), key=lambda impl: impl.plugin_name)
     for impl in implementations:

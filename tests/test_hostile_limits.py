@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 
 import inspector
 from inspector.errors import LoadError
-from inspector.plugins.onnx import load_onnx
 from inspector.plugins.keras.config import read_graph
 from inspector.plugins.keras.hdf5_heaps import broken_heap_in_file
 from inspector.plugins.keras.pass_order import PassOrder
+from inspector.plugins.onnx import load_onnx
 from inspector.plugins.onnx.tensors import tensor_reader
 from tests.hostile.case import SAMPLE_FILES
 from tests.hostile.corpus import all_cases

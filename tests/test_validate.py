@@ -36,7 +36,7 @@ def with_filter_changed(model: Model, layer_name: str, channel: int, delta: floa
 @pytest.mark.parametrize("name", WORKING_SAMPLES)
 def test_every_sample_passes(name):
     result = inspector.validate(SAMPLES / name)
-    assert result.passed, result.summary()
+    assert result.passed, inspector.validation_text(result)
     conv_layers = inspector.load(SAMPLES / name).conv_layers
     assert [layer.name for layer in result.layers] == [layer.name for layer in conv_layers]
     assert all(layer.status == "passed" for layer in result.layers)

@@ -122,7 +122,7 @@ def assert_only_failing(faulted: Faulted, layer: str, channels: tuple[int, ...])
 
 def test_unmutated_copy_passes(tmp_path):
     faulted = validate_with_fault(tmp_path, lambda params: None)
-    assert faulted.result.passed and faulted.exit_code == 0, faulted.result.summary()
+    assert faulted.result.passed and faulted.exit_code == 0, inspector.validation_text(faulted.result)
     assert [layer.status for layer in faulted.result.layers] == ["passed", "passed"]
 
 

@@ -13,7 +13,6 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from inspector import __version__, inspect_model
 from inspector.cli.supervise import run_with_deadline, supervised
 from inspector.cli.validation_flags import add_validation_arguments, validate_reports, validation_options
 from inspector.errors import FilterError, InspectorError
@@ -22,12 +21,14 @@ from inspector.model.input_shapes import parse_input_shape
 from inspector.options import Options
 from inspector.plugin_manager import get_plugin_manager, list_plugins, raise_errors_requested
 from inspector.report.atomic_file import atomic_file
+from inspector.report.console import make_console
 from inspector.report.explain import explain_layer
 from inspector.report.filters_text import filter_dict, stats_records
 from inspector.report.junit import junit_xml
-from inspector.report.model_report import Report, layer_dict
+from inspector.report.model_report import Report, inspect_model, layer_dict
 from inspector.report.npz import export_filters
-from inspector.report.text import make_console, render_report
+from inspector.report.text import render_report
+from inspector.version import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 

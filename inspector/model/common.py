@@ -196,6 +196,13 @@ class ConvLayer(Layer):
         return (self.in_channels // max(self.groups, 1), *self.kernel_shape)
 
     @property
+    def params_product(self) -> str:
+        """``expected_params`` written as the product it is: ``3·3·32·64 + 64``."""
+        kernel = "·".join(str(k) for k in self.kernel_shape)
+        text = f"{kernel}·{self.in_channels // max(self.groups, 1)}·{self.out_channels}"
+        return text + (f" + {self.out_channels}" if self.bias is not None else "")
+
+    @property
     def expected_params(self) -> int:
         """Parameters the attributes promise: ``prod(kernel)·(in/groups)·out`` (+ ``out`` with a bias)."""
         per_group_in = self.in_channels // max(self.groups, 1)

@@ -9,7 +9,6 @@ from inspector.model.common import ConvLayer, DenseLayer, Layer, Model
 from inspector.model.findings import Finding
 from inspector.model.padding import AUTO_PAD_MODES
 from inspector.options import Options
-from inspector.report.explain import params_product
 
 
 def _error(layer: Layer, check: str, message: str, **data: object) -> Finding:
@@ -102,7 +101,7 @@ def check_conv(layer: ConvLayer) -> list[Finding]:
                 layer,
                 "params",
                 f"attributes promise {layer.expected_params:,} parameters "
-                f"({params_product(layer)}), the file stores {layer.params:,}",
+                f"({layer.params_product}), the file stores {layer.params:,}",
                 expected=layer.expected_params,
                 found=layer.params,
             )

@@ -38,17 +38,9 @@ def pads_text(layer: ConvLayer) -> str:
     )
 
 
-def params_product(layer: ConvLayer) -> str:
-    """The promised parameter count as a product: ``3·3·32·64 + 64``."""
-    kernel = "·".join(str(k) for k in layer.kernel_shape)
-    per_group = layer.in_channels // max(layer.groups, 1)
-    text = f"{kernel}·{per_group}·{layer.out_channels}"
-    return text + (f" + {layer.out_channels}" if layer.bias is not None else "")
-
-
 def param_formula(layer: ConvLayer) -> str:
     """``3·3·32·64 + 64 = 18,496``."""
-    return f"{params_product(layer)} = {layer.expected_params:,}"
+    return f"{layer.params_product} = {layer.expected_params:,}"
 
 
 def _conv_story(layer: ConvLayer) -> list[str]:

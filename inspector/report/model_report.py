@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import pluggy
 
 from inspector.model.common import ConvLayer, DenseLayer, Layer, Model, Shape
 from inspector.model.findings import Finding, sorted_findings
+from inspector.options import Options
+from inspector.plugin_manager import analyze_model, get_plugin_manager, load_model
 
 if TYPE_CHECKING:
     from inspector.validation.result import ValidationResult
 
 SCHEMA_VERSION = 1
+
+
+def inspect_model(
+    path: str | Path, *, plugin_manager: pluggy.PluginManager | None = None, options: Options | None = None
+) -> Report:
+    """Load and analyze ``path``; ``report.passed`` tells whether every check holds."""
+    manager = plugin_manager or get_plugin_manager()
+    model = load_model(path, manager, options)
+    return Report.build(model, analyze_model(model, manager, options))
 
 
 @dataclass(frozen=True, slots=True)

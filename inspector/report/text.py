@@ -7,7 +7,6 @@ text, with no escape codes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TextIO
 
 from rich import box
 from rich.console import Console
@@ -25,15 +24,6 @@ PARAMETER_CHECKS = frozenset({"params", "groups", "kernel", "channels", "bias"})
 """Checks about the stored parameters: an error in one of them marks the params cell ✘."""
 _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 _SEVERITY_MARK = {"error": "✘", "warning": "!", "info": "i"}
-PLAIN_WIDTH = 240
-
-
-def make_console(stream: TextIO, *, terminal: bool | None = None) -> Console:
-    """A console for ``stream``: colour on a terminal, plain wide text otherwise."""
-    is_terminal = stream.isatty() if terminal is None else terminal
-    if is_terminal:
-        return Console(file=stream, highlight=False)
-    return Console(file=stream, force_terminal=False, no_color=True, width=PLAIN_WIDTH, highlight=False, emoji=False)
 
 
 def _number(value: int | None) -> str:

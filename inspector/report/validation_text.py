@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from inspector.report.console import make_console
 from inspector.report.explain import dims
 from inspector.validation.compare import Comparison
 from inspector.validation.result import LayerValidation, ValidationResult
@@ -130,8 +131,6 @@ def render_validation(console: Console, result: ValidationResult, *, details: bo
 
 def validation_text(result: ValidationResult) -> str:
     """:func:`render_validation` as plain text, headed by the model's path."""
-    from inspector.report.text import make_console  # render_text shows this module's table in its reports
-
     buffer = io.StringIO()
     console = make_console(buffer, terminal=False)
     console.print(result.model_path, markup=False)

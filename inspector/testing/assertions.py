@@ -20,9 +20,10 @@ def assert_model_valid(
         When a layer failed or could not run; the message is the per-layer summary, naming each failed layer
         and the output channel that disagrees most.
     """
-    from inspector import validate
+    from inspector.report.validation_text import validation_text
+    from inspector.validation.run import validate  # onnxruntime is imported only when validating
 
-    result = validate(model_or_path, options, **settings)
+    result = validate(model_or_path, options, **settings)  # type: ignore[arg-type]
     if not result.passed:
-        raise AssertionError(result.summary())
+        raise AssertionError(validation_text(result))
     return result

@@ -17,6 +17,8 @@ import pytest
 from inspector.errors import InspectorError
 from inspector.model.common import Model
 from inspector.model.input_shapes import parse_input_shape
+from inspector.options import Options
+from inspector.plugin_manager import load_model
 from inspector.validation.options import ValidationOptions
 from inspector.validation.result import LayerValidation, ValidationResult
 
@@ -75,17 +77,14 @@ class ModelFile(pytest.File):
         self.options = options
 
     def collect(self) -> Iterator[pytest.Item]:
-        from inspector import load
-        from inspector.options import Options
-
-        self._model = load(self.path, options=Options(input_shapes=self.options.input_shapes))
+        self._model = load_model(self.path, options=Options(input_shapes=self.options.input_shapes))
         for layer in self._model.conv_layers:
             yield LayerItem.from_parent(self, name=layer.name)
 
     def validation(self) -> ValidationResult:
         """The model's validation, computed on first use in this process."""
         if self._result is None:
-            from inspector import validate
+            from inspector.validation.run import validate  # onnxruntime is imported only when validating
 
             try:
                 assert self._model is not None  # items exist only once collect() loaded the model

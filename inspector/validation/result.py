@@ -165,9 +165,3 @@ class ValidationResult:
                 )
             )
         return findings
-
-    def summary(self) -> str:
-        """The per-layer table as plain text (the message of ``inspector.testing.assert_model_valid``)."""
-        from inspector.report.validation_text import validation_text
-
-        return validation_text(self)

@@ -22,6 +22,7 @@ import pluggy
 
 from inspector.errors import ValidationError
 from inspector.model.common import ConvLayer, Model
+from inspector.plugin_manager import load_model
 from inspector.plugins.onnx.capture import CaptureRunner, capture_targets, plan_runs
 from inspector.validation.compare import Comparison, compare
 from inspector.validation.inputs import Feeds, file_feeds, layer_rng, random_array, random_feeds
@@ -78,9 +79,7 @@ def validate(
     if isinstance(model_or_path, Model):
         model = model_or_path
     else:
-        from inspector import load
-
-        model = load(model_or_path, plugin_manager=plugin_manager, input_shapes=chosen.input_shapes)
+        model = load_model(model_or_path, plugin_manager, input_shapes=chosen.input_shapes)
     conv_names = {layer.name for layer in model.conv_layers}
     unknown = sorted(chosen.named_layers() - conv_names)
     if unknown:

@@ -1,0 +1,3 @@
+"""The version of conv-inspector."""
+
+__version__ = "0.1.0"
