@@ -1,17 +1,27 @@
 """The hooks a conv-inspector plugin can implement.
 
-A plugin is a module or object with functions marked ``@inspector.hookimpl`` whose names match these specs.
+A plugin is a module or object with functions marked ``@inspector.hookimpl`` whose names match these specs.  A
+format's plugin implements ``load_model``, and ``capture_layers`` and/or ``run_layer`` so that validation can run its
+models; analyzers implement ``analyze_model``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 import pluggy
 
-from inspector.model.common import Model
+from inspector.model.common import ConvLayer, Model
 from inspector.model.findings import Finding
 from inspector.options import Options
+from inspector.validation.captured import Captured, LayerRun
+
+if TYPE_CHECKING:
+    from inspector.validation.inputs import Feeds
+    from inspector.validation.runtime import RuntimeSettings
 
 hookspec = pluggy.HookspecMarker("inspector")
 hookimpl = pluggy.HookimplMarker("inspector")
@@ -33,4 +43,34 @@ def analyze_model(model: Model, options: Options) -> list[Finding] | None:
 
     Every analyzer runs.  One that raises becomes an ``error`` finding of check ``plugin`` naming it, and
     the others still run.
+    """
+
+
+@hookspec(firstresult=True)
+def capture_layers(
+    model: Model,
+    layers: Sequence[ConvLayer],
+    feeds: Callable[[], Feeds],
+    runtime: RuntimeSettings,
+    budget_bytes: float,
+) -> Iterator[Captured] | None:
+    """Run the whole model in onnxruntime (as ``runtime`` says) and yield what each of ``layers`` saw.
+
+    Return ``None`` when ``model`` is not of this plugin's format, else an iterator of ``Captured`` for the layers
+    the plugin can capture (others are left out: validation runs them alone through ``run_layer``).  Call
+    ``feeds()`` for the model's input arrays (``.arrays``) and the sizes of named dims (``.symbols``) only when the
+    model is run.  Keep at most ``budget_bytes`` of captured tensors alive at once (several runs if need be).  Raise
+    ``RuntimeRefusal`` (:mod:`inspector.validation.runtime`) when onnxruntime cannot run the model: validation then
+    runs every layer alone.
+    """
+
+
+@hookspec(firstresult=True)
+def run_layer(model: Model, layer: ConvLayer, x: np.ndarray, runtime: RuntimeSettings) -> LayerRun | None:
+    """Run ``layer`` of ``model`` alone in onnxruntime on the input ``x`` and return its output.
+
+    Return ``None`` when ``model`` is not of this plugin's format.  Raise ``NotExportable``
+    (:mod:`inspector.validation.standalone`) when the layer cannot be run alone (validation skips it with the
+    reason), ``RuntimeRefusal`` when onnxruntime refuses it.  :func:`inspector.validation.standalone.run_standalone`
+    runs any conv of the common model; a plugin may run its layers otherwise.
     """

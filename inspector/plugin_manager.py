@@ -5,12 +5,15 @@
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
+import functools
 import importlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pluggy
 
@@ -25,7 +28,9 @@ ENTRY_POINT_GROUP = "inspector"
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "inspector.plugins.onnx.load_onnx",
+    "inspector.plugins.onnx.capture",
     "inspector.plugins.keras.load_keras",
+    "inspector.plugins.keras.run_layer",
     "inspector.plugins.analyze_params",
     "inspector.plugins.analyze_filters",
 )
@@ -37,7 +42,7 @@ def get_plugin_manager(*, load_entry_points: bool = True) -> pluggy.PluginManage
     manager.add_hookspecs(hookspecs)
     for module_name in DEFAULT_PLUGINS:
         module = importlib.import_module(module_name)
-        manager.register(module, name=module_name.rsplit(".", 1)[-1])
+        manager.register(module, name=module_name.removeprefix("inspector.plugins."))
     if load_entry_points:
         try:
             manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
@@ -91,39 +96,59 @@ def load_model(
 def analyze_model(
     model: Model, manager: pluggy.PluginManager | None = None, options: Options | None = None
 ) -> list[Finding]:
-    """Run every analyzer; one that raises becomes an error finding naming it, and the others still run.
+    """Call the ``analyze_model`` hook: every analyzer runs, in pluggy's order (``tryfirst``/``trylast``), inside
+    any wrappers; the loader's notes come first.
 
-    A ``LoadError`` is the file's fault, not the analyzer's (a weight whose bytes cannot be read): it propagates,
-    naming the file.
+    An analyzer that raises becomes an error finding naming it, and the others still run (``options.raise_errors``
+    or ``INSPECTOR_RAISE_ERRORS=1`` re-raise instead).  A ``LoadError`` is the file's fault, not the analyzer's (a
+    weight whose bytes cannot be read): it propagates, naming the file.
     """
     manager = manager or get_plugin_manager()
     options = options or Options()
-    findings: list[Finding] = list(model.notes)
-    implementations = sorted(manager.hook.analyze_model.get_hookimpls(), key=lambda impl: impl.plugin_name)
-    for impl in implementations:
+    for implementation in manager.hook.analyze_model.get_hookimpls():
+        if not (implementation.hookwrapper or implementation.wrapper):
+            implementation.function = _isolated(implementation.function, implementation.plugin_name)
+    token = _RAISE.set(options.raise_errors or raise_errors_requested())
+    try:
+        results = manager.hook.analyze_model(model=model, options=options)
+    except LoadError as error:
+        message = str(error)
+        raise LoadError(message if model.path in message else f"{model.path}: {message}") from error
+    finally:
+        _RAISE.reset(token)
+    return [*model.notes, *(finding for result in results for finding in result)]
+
+
+_RAISE: contextvars.ContextVar[bool] = contextvars.ContextVar("inspector_raise_errors", default=False)
+"""Whether the analyzers called now re-raise (set by ``analyze_model`` for the call)."""
+
+
+def _isolated(function: Callable[..., Any], plugin: str) -> Callable[..., Any]:
+    """``function`` (one analyzer) turning its exceptions into an error finding that names ``plugin``, and checking
+    what it returns; applied once to each implementation, whatever registered it."""
+    if getattr(function, "_inspector_isolated", False):
+        return function
+
+    @functools.wraps(function)
+    def isolated(*args: Any) -> list[Finding]:
         try:
-            result = impl.function(model=model, options=options)
+            result = function(*args)
             if result is None:
-                continue
+                return []
             if not isinstance(result, list | tuple) or not all(isinstance(f, Finding) for f in result):
                 raise PluginError(f"returned {type(result).__name__}, not a list of Finding")
-            findings.extend(result)
-        except LoadError as error:
-            message = str(error)
-            raise LoadError(message if model.path in message else f"{model.path}: {message}") from error
+            return list(result)
+        except LoadError:
+            raise
         except Exception as error:
-            if options.raise_errors or raise_errors_requested():
+            if _RAISE.get():
                 raise
-            findings.append(
-                Finding(
-                    severity="error",
-                    check="plugin",
-                    layer=None,
-                    message=f"analyzer plugin {impl.plugin_name!r} failed: {type(error).__name__}: {error}",
-                    data={"plugin": impl.plugin_name, "exception": type(error).__name__},
-                )
-            )
-    return findings
+            message = f"analyzer plugin {plugin!r} failed: {type(error).__name__}: {error}"
+            data = {"plugin": plugin, "exception": type(error).__name__}
+            return [Finding(severity="error", check="plugin", layer=None, message=message, data=data)]
+
+    isolated._inspector_isolated = True  # type: ignore[attr-defined]
+    return isolated
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,10 @@
 """The house rules of the package, checked on its source: short modules, imports that point down, no loops.
 
-Layers, lowest first (DESIGN.md): errors; the common model; the hook specs, the options handed to hooks, the NumPy
-engine and the onnxruntime helpers a format's hooks use; the plugin manager and the built-in plugins; validation;
-reports; the command line and the testing helpers; the package's own ``__init__`` (the public API).  A module imports
-only from lower layers, or from its own folder (without loops).  Imports under ``if TYPE_CHECKING:`` never run and
-are left out.
+Layers, lowest first (DESIGN.md): errors; the common model; the options handed to hooks, the NumPy engine and the
+onnxruntime helpers and data a format's hooks use; the hook specs; the plugin manager and the built-in plugins;
+validation; reports; the command line and the testing helpers; the package's own ``__init__`` (the public API).  A
+module imports only from lower layers, or from its own folder (without loops).  Imports under ``if TYPE_CHECKING:``
+never run and are left out.
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("inspector.model",),
     (
         "inspector.options",
-        "inspector.hookspecs",
         "inspector.engine",
         "inspector.validation.runtime",
         "inspector.validation.standalone",
-        "inspector.validation.capture_plan",
+        "inspector.validation.captured",
     ),
+    ("inspector.hookspecs",),
     ("inspector.plugin_manager", "inspector.plugins"),
     ("inspector.validation",),
     ("inspector.report",),

@@ -4,12 +4,12 @@ Float layers (``Conv``, ``ConvTranspose``, and every Keras conv) give the engine
 its error scale ``conv(|x|, |w|) + |b|`` summed in float32 (float64 for float64 layers) and the number of
 terms each output element sums (:mod:`inspector.validation.rounding` turns these into the default tolerance).
 
-Quantized layers are compared exactly, in integers.  ``ConvInteger`` is the engine's exact int32
-convolution.  For ``QLinearConv`` the comparison is on its requantized output, the one tensor onnxruntime
-makes visible (its int32 accumulator never leaves the kernel): the engine forms the exact accumulator
-``conv_integer(x, w, x_zero_point, w_zero_point) + bias`` and requantizes it as the operator specifies, with
-the float32 multiplier ``x_scale * w_scale / y_scale`` per output channel, rounding half to even, adding
-``y_zero_point`` and saturating to the output type.  That arithmetic is onnxruntime's too, so any difference
+Quantized layers (integer data) are compared exactly, in integers.  Without a ``y_scale`` (``ConvInteger``) the
+result is the engine's exact int32 convolution.  With one (``QLinearConv``) the comparison is on its requantized
+output, the one tensor onnxruntime makes visible (its int32 accumulator never leaves the kernel): the engine forms
+the exact accumulator ``conv_integer(x, w, x_zero_point, w_zero_point) + bias`` and requantizes it as the operator
+specifies, with the float32 multiplier ``x_scale * w_scale / y_scale`` per output channel, rounding half to even,
+adding ``y_zero_point`` and saturating to the output type.  That arithmetic is onnxruntime's too, so any difference
 of even 1 is a real disagreement.
 """
 
@@ -26,14 +26,6 @@ from inspector.errors import ValidationError
 from inspector.model.common import ConvLayer
 from inspector.model.padding import conv_pads, conv_transpose_pads
 
-OPERANDS: dict[str, tuple[str, ...]] = {
-    "Conv": ("x", "w", "b"),
-    "ConvTranspose": ("x", "w", "b"),
-    "ConvInteger": ("x", "w", "x_zero_point", "w_zero_point"),
-    "QLinearConv": ("x", "x_scale", "x_zero_point", "w", "w_scale", "w_zero_point", "y_scale", "y_zero_point", "b"),
-}
-"""The ONNX inputs of each conv op, by position."""
-
 
 @dataclass(frozen=True, slots=True)
 class Rerun:
@@ -45,11 +37,6 @@ class Rerun:
     terms: int = 0
     filters: np.ndarray | None = None
     """Each output channel's filter as one row (float layers), for the rounding bound's checks."""
-
-
-def operand_names(layer: ConvLayer) -> tuple[str, ...]:
-    """The names of the layer's operands by ONNX input position (``x``, ``w``, ``b`` for a float conv)."""
-    return OPERANDS.get(layer.source_op, OPERANDS["Conv"])
 
 
 def geometry(layer: ConvLayer, x_shape: tuple[int, ...], y_shape: tuple[int, ...]) -> dict[str, Any]:
@@ -89,17 +76,21 @@ def _recorded_output_size(layer: ConvLayer, x_shape: tuple[int, ...]) -> tuple[i
 
 
 def rerun(layer: ConvLayer, operands: Mapping[str, np.ndarray | None], y_shape: tuple[int, ...]) -> Rerun:
-    """The engine's result for ``layer`` from ``operands`` (see :data:`OPERANDS`; missing optional ones ``None``)."""
+    """The engine's result for ``layer`` from ``operands`` by role (:class:`inspector.validation.captured.Captured`).
+
+    Integer data is a quantized conv: requantized to the output type when a ``y_scale`` is given, else the exact
+    int32 accumulator (with ``x_zero_point``/``w_zero_point`` subtracted).
+    """
     x = operands["x"]
     assert x is not None
     arguments = geometry(layer, x.shape, y_shape)
-    if layer.source_op == "ConvInteger":
+    if operands.get("y_scale") is not None:
+        return Rerun(_requantized_conv(operands, arguments))
+    if x.dtype.kind in "iu":
         expected = numpy_conv.conv_integer(
             x, operands["w"], operands.get("x_zero_point"), operands.get("w_zero_point"), **arguments
         )
-        return Rerun(expected, None)
-    if layer.source_op == "QLinearConv":
-        return Rerun(_qlinear_conv(operands, arguments), None)
+        return Rerun(expected)
     w, b = operands["w"], operands.get("b")
     assert w is not None
     if layer.kind == "conv_transpose":
@@ -119,8 +110,9 @@ def rerun(layer: ConvLayer, operands: Mapping[str, np.ndarray | None], y_shape: 
     )
 
 
-def _qlinear_conv(operands: Mapping[str, np.ndarray | None], arguments: dict[str, Any]) -> np.ndarray:
-    """``QLinearConv`` from the exact integer accumulator, requantized as the operator specifies."""
+def _requantized_conv(operands: Mapping[str, np.ndarray | None], arguments: dict[str, Any]) -> np.ndarray:
+    """A quantized conv's output from the exact integer accumulator, requantized as ONNX's ``QLinearConv``
+    specifies."""
     x, w = operands["x"], operands["w"]
     x_zero, w_zero, y_zero = operands["x_zero_point"], operands.get("w_zero_point"), operands["y_zero_point"]
     assert x is not None and w is not None and y_zero is not None

@@ -13,7 +13,7 @@ objects.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,8 +22,7 @@ import pluggy
 
 from inspector.errors import ValidationError
 from inspector.model.common import ConvLayer, Model
-from inspector.plugin_manager import load_model
-from inspector.plugins.onnx.capture import CaptureRunner, capture_targets, plan_runs
+from inspector.plugin_manager import get_plugin_manager, load_model
 from inspector.validation.compare import Comparison, compare
 from inspector.validation.inputs import Feeds, file_feeds, layer_rng, random_array, random_feeds
 from inspector.validation.options import ValidationOptions
@@ -34,11 +33,9 @@ from inspector.validation.runtime import (
     RuntimeRefusal,
     RuntimeSettings,
     accumulation_dtype,
-    create_session,
     installed_providers,
-    run_placed,
 )
-from inspector.validation.standalone import INPUT, OUTPUT, NotExportable, conv_layer_model, standalone_input_shape
+from inspector.validation.standalone import NotExportable, standalone_input_shape
 
 CPU_PROVIDERS = frozenset({"CPUExecutionProvider"})
 """Providers whose conv kernels sum products in the data's own floating-point type, as the bound assumes."""
@@ -76,10 +73,11 @@ def validate(
         provider that is not installed).
     """
     chosen = dataclasses.replace(options or ValidationOptions(), **settings)  # type: ignore[arg-type]
+    manager = plugin_manager or get_plugin_manager()
     if isinstance(model_or_path, Model):
         model = model_or_path
     else:
-        model = load_model(model_or_path, plugin_manager, input_shapes=chosen.input_shapes)
+        model = load_model(model_or_path, manager, input_shapes=chosen.input_shapes)
     conv_names = {layer.name for layer in model.conv_layers}
     unknown = sorted(chosen.named_layers() - conv_names)
     if unknown:
@@ -92,16 +90,22 @@ def validate(
         graph_optimization=chosen.graph_optimization,
         threads=chosen.threads,
     )
-    return _Validation(model, chosen, runtime, progress).run()
+    return _Validation(model, chosen, runtime, manager, progress).run()
 
 
 class _Validation:
     """One validation run over a model's conv layers."""
 
     def __init__(
-        self, model: Model, options: ValidationOptions, runtime: RuntimeSettings, progress: Progress | None
+        self,
+        model: Model,
+        options: ValidationOptions,
+        runtime: RuntimeSettings,
+        manager: pluggy.PluginManager,
+        progress: Progress | None,
     ) -> None:
         self.model = model
+        self.manager = manager
         self.options = options
         self.runtime = runtime
         self.progress = progress
@@ -109,11 +113,11 @@ class _Validation:
         self.notes: list[str] = []
         self.inputs: dict[str, object] = {"source": "random", "seed": options.seed, "file": None, "tensors": []}
         self.capture_runs = 0
+        self._given: Feeds | None = None
 
     def run(self) -> ValidationResult:
         layers = self.model.conv_layers
-        if self.model.format == "onnx":
-            self._captured(layers)
+        self._captured(layers)
         for layer in layers:
             if layer.name not in self.results:
                 self._record(self._standalone(layer))
@@ -138,53 +142,55 @@ class _Validation:
             self.progress(result.name, len(self.results), len(self.model.conv_layers))
 
     def _feeds(self) -> Feeds:
-        if self.options.inputs is not None:
-            return file_feeds(self.model, self.options.inputs)
-        return random_feeds(self.model, self.options.seed, self.options.input_shapes)
+        """The model's inputs (random, or the user's file), made once, when a plugin runs the whole model."""
+        if self._given is None:
+            if self.options.inputs is not None:
+                self._given = file_feeds(self.model, self.options.inputs)
+            else:
+                self._given = random_feeds(self.model, self.options.seed, self.options.input_shapes)
+            self.inputs = dict(self._given.description)
+        return self._given
 
-    def _captured(self, layers: Iterable[ConvLayer]) -> None:
-        """Validate the top-level layers on captured activations; on a refusal the rest go standalone."""
-        runner = CaptureRunner(self.model.path, self.runtime)
-        candidates = [layer for layer in layers if runner.computes(layer)]
-        if not candidates:
-            return
-        feeds = self._feeds()
-        self.inputs = dict(feeds.description)
-        targets = capture_targets(candidates, feeds.symbols)
-        runs = plan_runs(targets, self.options.max_capture_mb * 2**20)
-        for planned in runs:
-            names = [name for target in planned for name in target.names]
-            try:
-                values, placement = runner.run(names, feeds.arrays)
-            except RuntimeRefusal as refusal:
-                self.notes.append(f"onnxruntime could not run the model ({refusal}); its layers ran standalone")
-                return
-            self.capture_runs += 1
-            for target in planned:
-                ran = Run("captured", placement.of(target.layer.name, target.output))
-                self._record(self._compare(target.layer, ran, target.operands(values), values[target.output]))
-            del values
+    def _captured(self, layers: Sequence[ConvLayer]) -> None:
+        """Validate the layers a plugin captures from whole-model runs; on a refusal the rest go standalone."""
+        captured = self.manager.hook.capture_layers(
+            model=self.model,
+            layers=layers,
+            feeds=self._feeds,
+            runtime=self.runtime,
+            budget_bytes=self.options.max_capture_mb * 2**20,
+        )
+        try:
+            for item in captured or ():
+                self.capture_runs = max(self.capture_runs, item.run + 1)
+                self._record(self._compare(item.layer, Run("captured", item.providers), item.operands, item.output))
+        except RuntimeRefusal as refusal:
+            self.notes.append(f"onnxruntime could not run the model ({refusal}); its layers ran standalone")
 
     def _standalone(self, layer: ConvLayer) -> LayerValidation:
-        """The layer as a one-node model on a seeded input, in onnxruntime and in the engine."""
+        """The layer alone, run by its format's plugin on a seeded input, and by the engine."""
         try:
-            model = conv_layer_model(layer)
             shape = standalone_input_shape(layer)
+            if layer.weight is None:
+                raise NotExportable("its weight is computed while the model runs, not stored")
         except NotExportable as reason:
             return _outcome(layer, "skipped", None, reason=f"cannot run on its own: {reason}")
-        assert layer.weight is not None
         weight = layer.weight.array
         x = random_array(shape.dims, weight.dtype, layer_rng(self.options.seed, layer.name))
         ran = Run("standalone", placeholder=shape.made_up)
         try:
-            (actual,), placement = run_placed(create_session(model, settings=self.runtime), [OUTPUT], {INPUT: x})
+            answer = self.manager.hook.run_layer(model=self.model, layer=layer, x=x, runtime=self.runtime)
+        except NotExportable as reason:
+            return _outcome(layer, "skipped", None, reason=f"cannot run on its own: {reason}")
         except RuntimeRefusal as refusal:
             status: Status = "skipped" if refusal.unsupported else "error"
             why = "onnxruntime cannot run it" if refusal.unsupported else "onnxruntime refuses the layer"
             return _outcome(layer, status, ran, shape.dims, reason=f"{why}: {refusal}")
+        if answer is None:
+            reason = f"no installed plugin runs the layers of {self.model.format} models"
+            return _outcome(layer, "skipped", None, reason=reason)
         operands = {"x": x, "w": weight, "b": None if layer.bias is None else layer.bias.array}
-        ran = dataclasses.replace(ran, providers=placement.of(layer.name, OUTPUT))
-        return self._compare(layer, ran, operands, actual)
+        return self._compare(layer, dataclasses.replace(ran, providers=answer.providers), operands, answer.output)
 
     def _compare(
         self, layer: ConvLayer, ran: Run, operands: Mapping[str, np.ndarray | None], actual: np.ndarray

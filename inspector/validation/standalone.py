@@ -9,13 +9,19 @@ runs in onnxruntime exactly as the tool understood it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
 from inspector.errors import ValidationError
 from inspector.model.common import ConvLayer
 from inspector.model.input_shapes import DEFAULT_BATCH, is_fixed
+from inspector.validation.captured import LayerRun
+
+if TYPE_CHECKING:
+    from inspector.validation.runtime import RuntimeSettings
 
 IR_VERSION = 8
 """onnx >= 1.23 writes IR version 14 by default, which onnxruntime refuses."""
@@ -57,8 +63,22 @@ def standalone_input_shape(layer: ConvLayer) -> StandaloneShape:
     return StandaloneShape((batch, channels, *spatial), not all(is_fixed(d) for d in shape[2:]))  # type: ignore[arg-type]
 
 
-def conv_layer_model(layer: ConvLayer) -> onnx.ModelProto:
-    """A model computing ``layer`` alone: input ``x`` of :func:`standalone_input_shape`, output ``y``."""
+def run_standalone(layer: ConvLayer, x: np.ndarray, runtime: RuntimeSettings) -> LayerRun:
+    """``layer`` alone, as the one-node model of :func:`conv_layer_model`, run by onnxruntime on ``x``.
+
+    What the ONNX and Keras plugins' ``run_layer`` hooks do; a third-party format's plugin can do it too.  Raises
+    ``NotExportable`` or ``RuntimeRefusal``.
+    """
+    from inspector.validation.runtime import create_session, run_placed  # onnxruntime only when validating
+
+    session = create_session(conv_layer_model(layer, tuple(x.shape)), settings=runtime)
+    (output,), placement = run_placed(session, [OUTPUT], {INPUT: x})
+    return LayerRun(output=output, providers=placement.of(layer.name, OUTPUT))
+
+
+def conv_layer_model(layer: ConvLayer, input_shape: tuple[int, ...] | None = None) -> onnx.ModelProto:
+    """A model computing ``layer`` alone: input ``x`` of ``input_shape`` (default :func:`standalone_input_shape`),
+    output ``y``."""
     if layer.quantized:
         raise NotExportable("it is quantized, and the common model holds no scales or zero points to run it with")
     if layer.weight is None:
@@ -85,7 +105,7 @@ def conv_layer_model(layer: ConvLayer) -> onnx.ModelProto:
     graph = helper.make_graph(
         [helper.make_node(op, inputs, [OUTPUT], name=layer.name, **attributes)],
         "standalone_layer",
-        [helper.make_tensor_value_info(INPUT, elem_type, list(standalone_input_shape(layer).dims))],
+        [helper.make_tensor_value_info(INPUT, elem_type, list(input_shape or standalone_input_shape(layer).dims))],
         [helper.make_tensor_value_info(OUTPUT, elem_type, None)],
         initializer=initializers,
     )

@@ -1,4 +1,5 @@
-"""Capturing conv layers' activations from an ONNX model run in onnxruntime, a bounded number of bytes a run.
+"""The ONNX plugin's validation hooks: conv layers' activations captured from the model run in onnxruntime, a
+bounded number of bytes a run (``capture_layers``), and one layer run alone (``run_layer``).
 
 Each run exposes some layers' input and output tensors (and any operand the common model does not hold, such
 as a weight computed at run time or a quantized conv's scales) as extra graph outputs, and fetches them.
@@ -15,22 +16,76 @@ from __future__ import annotations
 import math
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import onnx
 from onnx import helper
 
 from inspector.errors import LoadError
-from inspector.model.common import ConvLayer, Shape, Weight
+from inspector.hookspecs import hookimpl
+from inspector.model.common import ConvLayer, Model, Shape, Weight
 from inspector.plugins.onnx.tensors import tensor_reader
-from inspector.validation.rerun import operand_names
-from inspector.validation.runtime import Placement, RuntimeSettings, create_session, run_placed
+from inspector.validation.captured import Captured, LayerRun
+
+if TYPE_CHECKING:
+    from inspector.validation.inputs import Feeds
+    from inspector.validation.runtime import Placement, RuntimeSettings
 
 BYTES_PER_ELEMENT = 4
 """Size assumed for every captured element when planning (float32 and int32 activations)."""
+OPERANDS: dict[str, tuple[str, ...]] = {
+    "Conv": ("x", "w", "b"),
+    "ConvTranspose": ("x", "w", "b"),
+    "ConvInteger": ("x", "w", "x_zero_point", "w_zero_point"),
+    "QLinearConv": ("x", "x_scale", "x_zero_point", "w", "w_scale", "w_zero_point", "y_scale", "y_zero_point", "b"),
+}
+"""The roles of each ONNX conv op's inputs, by position."""
+
+
+@hookimpl(trylast=True)
+def capture_layers(
+    model: Model, layers: Sequence[ConvLayer], feeds: Callable[[], Feeds], runtime: RuntimeSettings, budget_bytes: float
+) -> Iterator[Captured] | None:
+    """The top-level convs of an ONNX model, captured from onnxruntime runs of the whole model."""
+    if model.format != "onnx":
+        return None
+    return _captures(model, layers, feeds, runtime, budget_bytes)
+
+
+@hookimpl(trylast=True)
+def run_layer(model: Model, layer: ConvLayer, x: np.ndarray, runtime: RuntimeSettings) -> LayerRun | None:
+    """A conv of an ONNX model (one in a control-flow body, or of a model onnxruntime cannot run) run alone."""
+    if model.format != "onnx":
+        return None
+    from inspector.validation.standalone import run_standalone  # onnxruntime only when validating
+
+    return run_standalone(layer, x, runtime)
+
+
+def _captures(
+    model: Model, layers: Sequence[ConvLayer], feeds: Callable[[], Feeds], runtime: RuntimeSettings, budget_bytes: float
+) -> Iterator[Captured]:
+    runner = CaptureRunner(model.path, runtime)
+    candidates = [layer for layer in layers if runner.computes(layer)]
+    if not candidates:
+        return
+    given = feeds()
+    targets = capture_targets(candidates, given.symbols)
+    for run, planned in enumerate(plan_runs(targets, budget_bytes)):
+        values, placement = runner.run([name for target in planned for name in target.names], given.arrays)
+        for target in planned:
+            providers = placement.of(target.layer.name, target.output)
+            yield Captured(target.layer, target.operands(values), values[target.output], providers, run)
+        del values
+
+
+def operand_names(layer: ConvLayer) -> tuple[str, ...]:
+    """The roles of the layer's inputs by ONNX input position (``x``, ``w``, ``b`` for a float conv)."""
+    return OPERANDS.get(layer.source_op, OPERANDS["Conv"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +178,9 @@ class CaptureRunner:
     loader's checked, memory-mapped reader and handed to onnxruntime as external initializers.
     """
 
-    def __init__(self, path: str | Path, settings: RuntimeSettings | None = None) -> None:
+    def __init__(self, path: str | Path, settings: RuntimeSettings) -> None:
         self.path = Path(path)
-        self.settings = settings or RuntimeSettings()
+        self.settings = settings
         try:
             proto = onnx.load_model(str(self.path), load_external_data=False)
         except Exception as error:
@@ -149,6 +204,8 @@ class CaptureRunner:
         wanted = list(dict.fromkeys(t for t in tensors if t not in feeds))
         values = {t: feeds[t] for t in tensors if t in feeds}
         added = [helper.make_empty_tensor_value_info(t) for t in wanted if t not in self.graph_outputs]
+        from inspector.validation.runtime import create_session, run_placed  # onnxruntime only when validating
+
         with tempfile.TemporaryDirectory(prefix="inspector-capture-") as folder:
             copy = Path(folder) / self.path.name
             shutil.copyfile(self.path, copy)
