@@ -14,6 +14,7 @@ from pathlib import Path
 import pluggy
 
 from inspector.errors import (
+    ConvolutionError,
     FilterError,
     InspectorError,
     LoadError,
@@ -34,6 +35,7 @@ from inspector.version import __version__
 
 __all__ = [
     "ConvLayer",
+    "ConvolutionError",
     "DenseLayer",
     "FilterError",
     "Finding",

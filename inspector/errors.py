@@ -16,7 +16,17 @@ class UnsupportedModelError(InspectorError):
 
 
 class ValidationError(InspectorError):
-    """Arguments that cannot describe a valid computation (a convolution, a comparison)."""
+    """Options or inputs a validation run cannot use: a tolerance naming no conv layer, an input shape that
+    contradicts the model, an unreadable ``.npz``, an execution provider that is not installed, arrays a comparison
+    cannot compare."""
+
+
+class ConvolutionError(InspectorError):
+    """Arguments that cannot describe a valid convolution: channel and group counts, weight and bias shapes,
+    strides, dilations, pads or dtypes that no conv can have (the NumPy engine's argument errors).
+
+    The message names the operator and the rule (see :mod:`inspector.model.invariants`).
+    """
 
 
 class PluginError(InspectorError):

@@ -1,14 +1,20 @@
-"""Shared fixtures: the samples folder and a fresh plugin manager per test."""
+"""Shared fixtures: the samples folder, a fresh plugin manager per test, and the JSON report checked on its schema."""
 
 from __future__ import annotations
 
+import functools
+import json
 from pathlib import Path
+from typing import Any
 
 import onnx
 import pytest
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
 from onnx import helper
 
 import inspector
+from inspector.report.json_report import schema
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -36,3 +42,34 @@ def save_model(path: Path, nodes, inputs, outputs, initializers=(), opset: int =
     model.ir_version = 8
     onnx.save(model, path)
     return path
+
+
+@functools.cache
+def _report_validator(part: str | None) -> Draft202012Validator:
+    whole = schema()
+    if part is None:
+        return Draft202012Validator(whole)
+    for key in ("if", "then", "else"):
+        del whole[key]
+    return Draft202012Validator({**whole, "$ref": f"#/$defs/{part}"})
+
+
+def _no_constant(name: str) -> None:
+    raise AssertionError(f"the JSON report holds {name}, which is not JSON (NaN and Inf must be written as null)")
+
+
+def report_json(document: str | dict | list, part: str | None = None) -> Any:
+    """The JSON report ``document`` parsed, once checked to be strict JSON that follows the shipped schema.
+
+    ``document`` is the text ``inspect --format json`` printed, or what a function of
+    ``inspector.report.json_report`` returned; ``part`` names one object of the schema's ``$defs``
+    (``"validation"``, ``"layer_validation"``…) for a part of the document.  Fails naming the violations (of a
+    ``oneOf``, the likeliest branch's).
+    """
+    text = document if isinstance(document, str) else json.dumps(document, allow_nan=False)
+    parsed = json.loads(text, parse_constant=_no_constant)
+    errors = [best_match([error]) for error in _report_validator(part).iter_errors(parsed)]  # oneOf: which branch
+    assert not errors, "the JSON report breaks its schema:\n" + "\n".join(
+        f"  {error.json_path}: {error.message[:300]}" for error in sorted(errors, key=lambda e: e.json_path)[:20]
+    )
+    return parsed

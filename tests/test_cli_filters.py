@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import onnx
 import pytest
@@ -11,7 +9,7 @@ from onnx import numpy_helper
 
 import inspector
 from inspector.cli.main import main
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, report_json
 from tests.test_cli import run
 
 
@@ -40,13 +38,13 @@ def test_layer_explanation_has_the_statistics_table():
 
 def test_layer_statistics_in_json(capsys):
     assert main([str(SAMPLES / "seed.onnx"), "--layer", "conv1", "--format", "json"]) == 0
-    stats = json.loads(capsys.readouterr().out)["explanation"]["filter_stats"]
+    stats = report_json(capsys.readouterr().out)["explanation"]["filter_stats"]
     stored = initializers("seed.onnx")["conv1.W"].astype(np.float64)
     assert len(stats) == 32 and stats[7]["channel"] == 7
     assert stats[7]["l1"] == pytest.approx(np.abs(stored[7]).sum())
     assert stats[7]["max"] == pytest.approx(stored[7].max())
     assert main([str(SAMPLES / "seed.onnx"), "--layer", "relu1", "--format", "json"]) == 0
-    assert json.loads(capsys.readouterr().out)["explanation"]["filter_stats"] is None
+    assert report_json(capsys.readouterr().out)["explanation"]["filter_stats"] is None
 
 
 def test_filter_prints_values_index_and_input_maps():
@@ -65,7 +63,7 @@ def test_filter_prints_values_index_and_input_maps():
 def test_filter_of_a_grouped_transposed_conv_in_json(capsys):
     argv = [str(SAMPLES / "conv_transpose.onnx"), "--filter", "up_grouped:4", "--filter", "up:1", "--format", "json"]
     assert main(argv) == 0
-    grouped, plain = json.loads(capsys.readouterr().out)["filters"]
+    grouped, plain = report_json(capsys.readouterr().out)["filters"]
     weight = initializers("conv_transpose.onnx")["up_grouped.W"]  # (in 4, out/g 3, 3, 3), 2 groups
     assert grouped["layer"] == "up_grouped" and grouped["channel"] == 4
     assert grouped["native_index"] == "W[2:4, 1]" and grouped["input_channels"] == [2, 3]

@@ -3,7 +3,6 @@ table, the API, validation and the pytest plugin, and a one-line error where a s
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 
@@ -13,7 +12,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 import inspector
 from inspector.errors import ValidationError
-from tests.conftest import SAMPLES, save_model
+from inspector.report.json_report import validation_dict
+from tests.conftest import SAMPLES, report_json, save_model
 from tests.hostile.keras_build import sequential_config, sequential_weights
 from tests.test_keras_files import write_legacy_h5
 
@@ -78,7 +78,7 @@ def test_input_shape_sets_any_open_dim_in_table_validation_and_json(tmp_path):
     assert "MACs at least 0 per sample (2 layers of unknown size; give the input's open dims" in table.stdout
     given = run(path, "--input-shape", "x:1x3x32x32", "--validate", "--format", "json")
     assert given.returncode == 0, given.stderr
-    document = json.loads(given.stdout)
+    document = report_json(given.stdout)
     assert {layer["name"]: layer["macs"] for layer in document["layers"]} == MACS_32
     assert document["model"]["inputs"][0]["shape"] == [1, 3, 32, 32]
     assert document["validation"]["passed"] and document["validation"]["inputs"]["tensors"][0]["shape"] == [
@@ -129,7 +129,7 @@ def test_a_made_up_size_is_said_in_the_verdict():
     path = SAMPLES / "keras" / "k2_lambda_layer.h5"
     result = inspector.validate(path)
     assert result["conv_after"].placeholder and not result["conv_before"].placeholder
-    assert result.to_dict()["layers"][1]["placeholder_input"] is True
+    assert report_json(validation_dict(result), "validation")["layers"][1]["placeholder_input"] is True
     verdict = run("--validate", str(path)).stdout
     assert "1 ran at a placeholder input size, which the file does not fix (conv_after)" in verdict
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from inspector.engine.numpy_conv import conv, conv_integer, conv_magnitude, conv_transpose, conv_transpose_magnitude
-from inspector.errors import ValidationError
+from inspector.errors import ConvolutionError
 
 
 def _1d(values, dtype=np.float32) -> np.ndarray:
@@ -160,7 +160,10 @@ X4 = np.zeros((1, 4, 5, 5), np.float32)
     [
         (lambda: conv(np.zeros((1, 3, 5, 5)), np.zeros((4, 1, 3, 3)), groups=2), "C=3 are not divisible by groups=2"),
         (lambda: conv(X4, np.zeros((3, 2, 3, 3)), groups=2), "output channels 3 are not divisible by groups=2"),
-        (lambda: conv(X4, np.zeros((4, 3, 3, 3), np.float32)), "expects 3 input channels with groups=1"),
+        (
+            lambda: conv(X4, np.zeros((4, 3, 3, 3), np.float32)),
+            r"weight axis 1 should be 4 \(in/group = 4/1\), found 3",
+        ),
         (
             lambda: conv(X4, np.zeros((4, 4, 3, 3), np.float32), strides=[1, 0]),
             r"strides must be positive, got \[1, 0\]",
@@ -172,8 +175,18 @@ X4 = np.zeros((1, 4, 5, 5), np.float32)
             lambda: conv(X4, np.zeros((4, 4, 3, 3), np.float32), dilations=[3, 1]),
             "output size -1 on spatial axis 0 is not positive: padded input 5 < dilated kernel 7",
         ),
-        (lambda: conv(X4, np.zeros((4, 4, 3, 3), np.float32), np.zeros(3, np.float32)), r"bias shape \(3,\)"),
+        (
+            lambda: conv(X4, np.zeros((4, 4, 3, 3), np.float32), np.zeros(3, np.float32)),
+            r"bias should hold 4 values \(one per output channel\), found shape \[3\]",
+        ),
         (lambda: conv(X4, np.zeros((4, 4, 3), np.float32)), "w of the same rank"),
+        (lambda: conv(X4, np.zeros((4, 4, 3, 3), np.float32), groups=0), "Conv: group must be at least 1, found 0"),
+        (lambda: conv(X4, np.zeros((4, 4, 3, 3), np.float32), groups=1.5), "group must be an integer, found 1.5"),
+        (lambda: conv(X4, np.zeros((4, 4, 0, 3), np.float32)), r"kernel_shape \[0, 3\] has an empty axis"),
+        (
+            lambda: conv_transpose(X4, np.zeros((4, 2, 3, 3), np.float32), output_shape=[0, 5]),
+            r"ConvTranspose: output_shape must be positive, got \[0, 5\]",
+        ),
         (lambda: conv(X4.astype(np.int8), np.zeros((4, 4, 3, 3), np.int8)), "conv_integer handles integer"),
         (lambda: conv(X4, np.zeros((4, 4, 3, 3), np.float32), accumulate="float16"), "accumulate must be"),
         (lambda: conv_integer(X4, np.zeros((4, 4, 3, 3), np.int8)), "x must be int8 or uint8"),
@@ -181,7 +194,10 @@ X4 = np.zeros((1, 4, 5, 5), np.float32)
             lambda: conv_integer(np.zeros((1, 4, 5), np.uint8), np.zeros((2, 4, 3), np.int8), 0, np.zeros(3, np.int8)),
             r"w_zero_point must be a scalar or have shape \(2,\)",
         ),
-        (lambda: conv_transpose(X4, np.zeros((3, 2, 3, 3), np.float32)), r"weight shape \(3, 2, 3, 3\) expects 3"),
+        (
+            lambda: conv_transpose(X4, np.zeros((3, 2, 3, 3), np.float32)),
+            r"weight axis 0 should be 4 \(the input channels\), found 3 \(weight shape \[3, 2, 3, 3\]\)",
+        ),
         (
             lambda: conv_transpose(X4, np.zeros((4, 2, 3, 3), np.float32), strides=[2, 2], output_padding=[0, 2]),
             "value 2 on axis 1 must be smaller than the stride 2 or the dilation 1",
@@ -193,5 +209,5 @@ X4 = np.zeros((1, 4, 5, 5), np.float32)
     ],
 )
 def test_inconsistent_arguments_are_named(call, message: str) -> None:
-    with pytest.raises(ValidationError, match=message):
+    with pytest.raises(ConvolutionError, match=message):
         call()

@@ -9,7 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from inspector.report.json_report import bound_dict
 from inspector.validation.rounding import FALSE_ALARM_PROBABILITY, rounding_bound, union_lambda, weights_repeat
+from tests.conftest import report_json
 
 U32 = 2.0**-24
 
@@ -37,7 +39,7 @@ def test_long_sums_take_the_probabilistic_bound():
     # gamma_4609 = 2.74793e-4
     assert bound.rule == "probabilistic" and bound.lam == pytest.approx(7.422883187, rel=1e-9)
     assert bound.coefficient == pytest.approx(3.0037434964e-05, rel=1e-9)
-    assert bound.to_dict()["false_alarm_probability"] == 1e-6
+    assert report_json(bound_dict(bound), "bound")["false_alarm_probability"] == 1e-6
     worst = rounding_bound(
         terms=4609,
         accumulation="float32",

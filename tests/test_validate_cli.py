@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -11,7 +10,7 @@ import numpy as np
 import pytest
 
 from inspector.cli.main import main
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, report_json
 
 SEED = str(SAMPLES / "seed.onnx")
 
@@ -22,7 +21,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
 
 def validation(capsys, *args: str) -> tuple[int, dict]:
     code = main([*args, "--validate", "--format", "json"])
-    return code, json.loads(capsys.readouterr().out)["validation"]
+    return code, report_json(capsys.readouterr().out)["validation"]
 
 
 def test_passing_model_prints_the_table_and_exits_0():

@@ -3,7 +3,6 @@ report records what ran."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 
@@ -13,7 +12,7 @@ import pytest
 import inspector
 from inspector.errors import ValidationError
 from inspector.validation.runtime import Placement
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, report_json
 
 SEED = str(SAMPLES / "seed.onnx")
 
@@ -51,7 +50,7 @@ def test_cli_records_the_runtime_in_json():
         SEED, "--validate", "--provider", "cpu", "--graph-optimization", "basic", "--threads", "2", "--format", "json"
     )
     assert result.returncode == 0, result.stderr
-    validation = json.loads(result.stdout)["validation"]
+    validation = report_json(result.stdout)["validation"]
     assert validation["runtime"]["graph_optimization"] == "basic" and validation["runtime"]["threads"] == 2
     assert [layer["providers"] for layer in validation["layers"]] == [["CPUExecutionProvider"]] * 2
 

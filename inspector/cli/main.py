@@ -12,6 +12,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from inspector.cli.supervise import run_with_deadline, supervised
 from inspector.cli.validation_flags import add_validation_arguments, validate_reports, validation_options
@@ -22,10 +23,9 @@ from inspector.options import Options
 from inspector.plugin_manager import get_plugin_manager, list_plugins, raise_errors_requested
 from inspector.report.atomic_file import atomic_file
 from inspector.report.console import make_console
-from inspector.report.explain import explain_layer
-from inspector.report.filters_text import filter_dict, stats_records
+from inspector.report.json_report import render_json, schema_text
 from inspector.report.junit import junit_xml
-from inspector.report.model_report import Report, inspect_model, layer_dict
+from inspector.report.model_report import Report, inspect_model
 from inspector.report.npz import export_filters
 from inspector.report.text import render_report
 from inspector.version import __version__
@@ -33,18 +33,25 @@ from inspector.version import __version__
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a bad command line a one-line error (exit 2) instead of the whole usage."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
 class UsageError(Exception):
     """A command line that cannot be carried out (exit 2)."""
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="inspect",
         description="Inspect convolutional models (ONNX, Keras): layers, filters, verified parameter counts.",
         epilog="Also: 'inspect plugins [--json]' lists the registered plugins. "
         "Exit codes: 0 all checks hold, 1 a check failed, 2 usage error or unreadable model, 3 internal error.",
     )
-    parser.add_argument("models", nargs="+", metavar="MODEL", help="model files (.onnx, .h5, .keras)")
+    parser.add_argument("models", nargs="*", metavar="MODEL", help="model files (.onnx, .h5, .keras)")
     parser.add_argument("--layer", metavar="NAME", help="explain one layer in plain words, with per-filter statistics")
     parser.add_argument(
         "--filter",
@@ -68,6 +75,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--format", choices=("text", "json"), default="text", help="report format (default text)")
     parser.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
+    parser.add_argument(
+        "--schema",
+        action="store_true",
+        help="print the JSON Schema of the --format json report (or write it to --output FILE); takes no MODEL",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     parser.add_argument(
         "--timeout",
@@ -81,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _plugins_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="inspect plugins", description="List the registered plugins and their hooks.")
+    parser = _Parser(prog="inspect plugins", description="List the registered plugins and their hooks.")
     parser.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
@@ -118,20 +130,6 @@ def _render_text(reports: list[Report], layer: str | None, filters: list[tuple[s
             console.print()
         render_report(console, report, layer=layer, filters=filters)
     return buffer.getvalue()
-
-
-def _render_json(reports: list[Report], layer: str | None, filters: list[tuple[str, int]]) -> str:
-    documents = []
-    for report in reports:
-        document = report.to_dict()
-        if layer is not None:
-            chosen = report.model[layer]
-            stats = stats_records(chosen) if isinstance(chosen, ConvLayer) else None
-            document["explanation"] = {**layer_dict(chosen), "text": explain_layer(chosen), "filter_stats": stats}
-        if filters:
-            document["filters"] = [filter_dict(report.model[name], o) for name, o in filters]  # type: ignore[arg-type]
-        documents.append(document)
-    return json.dumps(documents[0] if len(documents) == 1 else documents, indent=2) + "\n"
 
 
 def _layer_error(model: Model, problem: str) -> UsageError:
@@ -175,8 +173,16 @@ def one_line(error: BaseException) -> str:
 
 
 def run_inspect(argv: Sequence[str]) -> int:
-    """``inspect MODEL [MODEL ...]``: returns the exit code."""
-    arguments = _parser().parse_args(argv)
+    """``inspect MODEL [MODEL ...]`` (or ``inspect --schema``): returns the exit code."""
+    parser = _parser()
+    arguments = parser.parse_args(argv)
+    if arguments.schema:
+        if arguments.models:
+            raise UsageError("--schema prints the JSON report's schema and takes no MODEL")
+        _write(schema_text(), arguments.output)
+        return EXIT_OK
+    if not arguments.models:
+        parser.error("the following arguments are required: MODEL")
     if arguments.timeout is not None and not supervised():
         return run_with_deadline(argv, arguments.timeout, arguments.models)
     filters = [_filter_spec(spec) for spec in arguments.filter]
@@ -213,7 +219,7 @@ def run_inspect(argv: Sequence[str]) -> int:
         if arguments.export_filters is not None:
             _export(reports[0].model, arguments.export_filters)
         if arguments.format == "json":
-            text = _render_json(reports, arguments.layer, filters)
+            text = render_json(reports, layer=arguments.layer, filters=filters)
         else:
             terminal = arguments.output is None and sys.stdout.isatty()
             text = _render_text(reports, arguments.layer, filters, terminal)

@@ -1,18 +1,21 @@
 """Validation of convolution arguments for the NumPy engine, with errors that name the offending values.
 
-Covers the kernel geometry (strides, dilations, pads, their defaults), the channel and group counts of
-input and weights, bias shape, output sizes and the dtypes of float convolutions.
+The invariants every conv has (groups, weight and bias shapes, strides, dilations, pads, output padding) are
+those of :mod:`inspector.model.invariants`, applied to the arrays' shapes; this module adds what only the engine
+has: the input's rank, the defaults of the geometry, positive output sizes and the dtypes of float convolutions.
+Every error is a ``ConvolutionError`` whose message starts with the operator.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from inspector.errors import ValidationError
+from inspector.errors import ConvolutionError
+from inspector.model import invariants
 
 FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 ACCUMULATE_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -43,61 +46,83 @@ def window(
 ) -> Window:
     """Validated geometry of ``op`` (strides and dilations default to 1, pads to 0)."""
     if x.ndim < 3 or w.ndim != x.ndim:
-        raise ValidationError(
+        raise ConvolutionError(
             f"{op} needs x of shape (N, C, *spatial) and w of the same rank, got x {x.shape} and w {w.shape}"
         )
     rank = x.ndim - 2
-    if 0 in w.shape[2:]:
-        raise ValidationError(f"{op} kernel shape {w.shape[2:]} has an empty axis")
-    all_pads = int_tuple("pads", pads, 2 * rank, default=0, minimum=0)
+    chosen = {
+        "strides": int_values(strides, rank, default=1),
+        "dilations": int_values(dilations, rank, default=1),
+        "pads": int_values(pads, 2 * rank, default=0),
+    }
+    require(op, invariants.geometry_violations(rank, **chosen))
     return Window(
         kernel=tuple(w.shape[2:]),
-        strides=int_tuple("strides", strides, rank, default=1, minimum=1),
-        dilations=int_tuple("dilations", dilations, rank, default=1, minimum=1),
-        begins=all_pads[:rank],
-        ends=all_pads[rank:],
+        strides=chosen["strides"],
+        dilations=chosen["dilations"],
+        begins=chosen["pads"][:rank],
+        ends=chosen["pads"][rank:],
     )
 
 
-def int_tuple(name: str, values: Sequence[int] | None, count: int, *, default: int, minimum: int) -> tuple[int, ...]:
-    """``count`` ints, each at least ``minimum``; ``default`` repeated when ``values`` is None."""
-    if values is None:
-        return (default,) * count
-    result = tuple(int(v) for v in values)
-    if len(result) != count:
-        raise ValidationError(f"{name} {list(result)} has {len(result)} values, expected {count}")
-    if any(v < minimum for v in result):
-        limit = "positive" if minimum == 1 else "non-negative"
-        raise ValidationError(f"{name} must be {limit}, got {list(result)}")
-    return result
+def int_values(values: Sequence[int] | None, count: int, *, default: int) -> tuple[int, ...]:
+    """``values`` as ints, or ``default`` repeated ``count`` times when they are None (checked by the caller)."""
+    return (default,) * count if values is None else tuple(int(v) for v in values)
 
 
-def check_groups(op: str, x: np.ndarray, w: np.ndarray, groups: int, *, weight_inputs: int, outputs: int) -> None:
-    """Channel counts consistent with ``groups``; ``weight_inputs`` is the input-channel count ``w`` implies."""
-    channels = x.shape[1]
-    if int(groups) != groups or groups < 1:
-        raise ValidationError(f"{op} groups must be a positive integer, got {groups}")
-    if channels % groups:
-        raise ValidationError(f"{op} input channels C={channels} are not divisible by groups={groups}")
-    if outputs % groups:
-        raise ValidationError(f"{op} output channels {outputs} are not divisible by groups={groups}")
-    if weight_inputs != channels:
-        raise ValidationError(
-            f"{op} weight shape {w.shape} expects {weight_inputs} input channels with groups={groups}, "
-            f"but x {x.shape} has C={channels}"
-        )
+def transpose_output_padding(op: str, output_padding: Sequence[int] | None, geometry: Window) -> tuple[int, ...]:
+    """A transposed conv's output padding (default 0), each value smaller than its stride or its dilation."""
+    rank = len(geometry.kernel)
+    chosen = int_values(output_padding, rank, default=0)
+    violations = invariants.geometry_violations(
+        rank, strides=geometry.strides, dilations=geometry.dilations, pads=None, output_padding=chosen
+    )
+    require(op, violations)
+    return chosen
 
 
-def check_bias(bias: np.ndarray | None, out_channels: int) -> None:
-    if bias is not None and bias.shape != (out_channels,):
-        raise ValidationError(f"bias shape {bias.shape} does not match the {out_channels} output channels")
+def output_size(op: str, output_shape: Sequence[int], rank: int) -> tuple[int, ...]:
+    """A requested spatial output size: one positive int per spatial axis."""
+    chosen = int_values(output_shape, rank, default=0)
+    violation = invariants.axis_values("output_shape", chosen, rank, minimum=1, rank=rank)
+    require(op, [violation] if violation else [])
+    return chosen
+
+
+def check_channels(op: str, x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, groups: int) -> int:
+    """Groups, weight and bias consistent with ``x``'s channels (``op`` is ``Conv`` or ``ConvTranspose``).
+
+    Returns the output channel count: ``w.shape[0]`` for a Conv, ``w.shape[1] * groups`` for a ConvTranspose.
+    """
+    bad_count = invariants.group_count(groups)
+    require(op, [bad_count] if bad_count else [])
+    transposed = op == "ConvTranspose"
+    out_channels = w.shape[1] * groups if transposed else w.shape[0]
+    violations = invariants.conv_violations(
+        "conv_transpose" if transposed else "conv",
+        rank=x.ndim - 2,
+        in_channels=x.shape[1],
+        out_channels=out_channels,
+        groups=groups,
+        kernel_shape=w.shape[2:],
+        weight_shape=w.shape,
+        bias_shape=None if bias is None else bias.shape,
+    )
+    require(op, violations)
+    return out_channels
+
+
+def require(op: str, violations: Iterable[invariants.Violation]) -> None:
+    """Raise the first violation as a ``ConvolutionError`` naming ``op``."""
+    for violation in violations:
+        raise ConvolutionError(f"{op}: {violation.message}")
 
 
 def positive_sizes(op: str, sizes: list[int], reason: Callable[[int], str]) -> list[int]:
     """``sizes`` if every output size is at least 1, else an error explained by ``reason(axis)``."""
     for j, size in enumerate(sizes):
         if size < 1:
-            raise ValidationError(f"{op} output size {size} on spatial axis {j} is not positive: {reason(j)}")
+            raise ConvolutionError(f"{op}: output size {size} on spatial axis {j} is not positive: {reason(j)}")
     return sizes
 
 
@@ -110,7 +135,7 @@ def float_operands(
         arrays["bias"] = np.asarray(bias)
     for name, array in arrays.items():
         if array.dtype not in FLOAT_DTYPES:
-            raise ValidationError(
+            raise ConvolutionError(
                 f"{name} has dtype {array.dtype}; float16, float32 or float64 expected "
                 "(conv_integer handles integer convolutions)"
             )
@@ -120,5 +145,5 @@ def float_operands(
     else:
         compute = out_dtype = np.dtype(accumulate)
         if compute not in ACCUMULATE_DTYPES:
-            raise ValidationError(f"accumulate must be float32 or float64, got {compute}")
+            raise ConvolutionError(f"accumulate must be float32 or float64, got {compute}")
     return arrays["x"], arrays["w"], arrays.get("bias"), compute, out_dtype

@@ -13,7 +13,9 @@ How it is computed: the (padded) input of one sample is copied once into a per-c
 stride phases, so every kernel tap becomes a constant shift of that buffer; :mod:`inspector.engine.flat_correlation`
 then runs a blocked im2col + GEMM on it.  A ConvTranspose is one such stride-1 correlation per output phase
 (sub-pixel decomposition), so no inserted zeros are multiplied.  Argument checks live in
-:mod:`inspector.engine.arguments`, reused scratch memory in :mod:`inspector.engine.workspace`.
+:mod:`inspector.engine.arguments` (the conv invariants themselves in :mod:`inspector.model.invariants`, shared with
+the model and its analyzers) and raise ``ConvolutionError``; reused scratch memory lives in
+:mod:`inspector.engine.workspace`.
 """
 
 from __future__ import annotations
@@ -29,16 +31,16 @@ from numpy.typing import ArrayLike, DTypeLike
 
 from inspector.engine.arguments import (
     Window,
-    check_bias,
-    check_groups,
+    check_channels,
     float_operands,
-    int_tuple,
+    output_size,
     positive_sizes,
+    transpose_output_padding,
     window,
 )
 from inspector.engine.flat_correlation import correlate
 from inspector.engine.workspace import scratch
-from inspector.errors import ValidationError
+from inspector.errors import ConvolutionError
 from inspector.model.padding import conv_transpose_pads
 
 
@@ -72,11 +74,15 @@ def conv(
     Returns
     -------
     (N, O, *out) array, ``out = (in + begin + end - ((k - 1) * dilation + 1)) // stride + 1``.
+
+    Raises
+    ------
+    ConvolutionError
+        Arguments no convolution can have, named in the message (see :mod:`inspector.model.invariants`).
     """
     x, w, bias, compute, out_dtype = float_operands(x, w, bias, accumulate)
     geometry = window("Conv", x, w, strides, dilations, pads)
-    check_groups("Conv", x, w, groups, weight_inputs=w.shape[1] * groups, outputs=w.shape[0])
-    check_bias(bias, w.shape[0])
+    check_channels("Conv", x, w, bias, groups)
     padded = [n + b + e for n, b, e in zip(x.shape[2:], geometry.begins, geometry.ends, strict=True)]
     out_spatial = positive_sizes(
         "Conv",
@@ -136,13 +142,19 @@ def conv_transpose(
     -------
     (N, O, *out) array, ``out = stride * (in - 1) + output_padding + (k - 1) * dilation + 1 - begin - end``
     unless ``output_shape`` is given.
+
+    Raises
+    ------
+    ConvolutionError
+        As :func:`conv`.
     """
     x, w, bias, compute, out_dtype = float_operands(x, w, bias, accumulate)
     geometry = window("ConvTranspose", x, w, strides, dilations, pads)
     rank = x.ndim - 2
-    output_padding = int_tuple("output_padding", output_padding, rank, default=0, minimum=0)
+    out_channels, channels = check_channels("ConvTranspose", x, w, bias, groups), x.shape[1]
+    output_padding = transpose_output_padding("ConvTranspose", output_padding, geometry)
     if output_shape is not None:
-        output_shape = int_tuple("output_shape", output_shape, rank, default=0, minimum=1)
+        output_shape = output_size("ConvTranspose", output_shape, rank)
         if pads is None:
             derived = conv_transpose_pads(
                 "NOTSET",
@@ -154,15 +166,6 @@ def conv_transpose(
                 output_shape,
             )
             geometry = replace(geometry, begins=derived[:rank], ends=derived[rank:])
-    for j, (op, s, d) in enumerate(zip(output_padding, geometry.strides, geometry.dilations, strict=True)):
-        if op >= s and op >= d:
-            raise ValidationError(
-                f"ConvTranspose output_padding {list(output_padding)}: value {op} on axis {j} must be smaller "
-                f"than the stride {s} or the dilation {d}"
-            )
-    out_channels, channels = w.shape[1] * groups, x.shape[1]
-    check_groups("ConvTranspose", x, w, groups, weight_inputs=w.shape[0], outputs=out_channels)
-    check_bias(bias, out_channels)
     natural = [
         s * (n - 1) + op + geometry.span(j) - b - e
         for j, (n, s, op, b, e) in enumerate(
@@ -228,19 +231,19 @@ def conv_integer(
     x, w = np.asarray(x), np.asarray(w)
     for name, array in (("x", x), ("w", w)):
         if array.dtype not in (np.dtype(np.int8), np.dtype(np.uint8)):
-            raise ValidationError(f"ConvInteger {name} must be int8 or uint8, got dtype {array.dtype}")
+            raise ConvolutionError(f"ConvInteger: {name} must be int8 or uint8, got dtype {array.dtype}")
     shifted_x = x.astype(np.float64)
     if x_zero_point is not None:
         zero = np.asarray(x_zero_point)
         if zero.size != 1:
-            raise ValidationError(f"ConvInteger x_zero_point must be a scalar, got shape {zero.shape}")
+            raise ConvolutionError(f"ConvInteger: x_zero_point must be a scalar, got shape {zero.shape}")
         shifted_x -= zero.reshape(())
     shifted_w = w.astype(np.float64)
     if w_zero_point is not None:
         zero = np.asarray(w_zero_point)
         if zero.size not in (1, w.shape[0]) or zero.ndim > 1:
-            raise ValidationError(
-                f"ConvInteger w_zero_point must be a scalar or have shape ({w.shape[0]},), got shape {zero.shape}"
+            raise ConvolutionError(
+                f"ConvInteger: w_zero_point must be a scalar or have shape ({w.shape[0]},), got shape {zero.shape}"
             )
         shifted_w -= zero.reshape((-1,) + (1,) * (w.ndim - 1))
     y = conv(shifted_x, shifted_w, strides=strides, dilations=dilations, pads=pads, groups=groups)

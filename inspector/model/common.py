@@ -1,16 +1,19 @@
 """The common model every loader produces: a ``Model`` of ``Layer``s holding lazy ``Weight``s.
 
 Everything is frozen and filled at load time.  Weight bytes are not: a ``Weight`` knows its shape, layout and
-where it lives in the file, and reads its array on first use.
+where it lives in the file, and reads its array on first use.  So a model keeps its file open (an HDF5 file, a
+memory map) until ``Model.close()``, or the end of a ``with`` block; arrays read before that stay valid after it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import mmap
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -42,7 +45,9 @@ class Weight:
 
     ``shape`` is the canonical shape (DESIGN.md's layouts); ``native_shape``/``native_layout`` describe the
     array as the file stores it, and ``source`` says where (an HDF5 dataset path, an ONNX initializer name).
-    ``read_native`` returns the stored array; it runs at most once.
+    ``read_native`` returns the stored array; it runs at most once, and never once its model is closed.
+    ``parts`` are the weights this one is computed from (a dequantized weight's integers and scales), closed
+    with it.
     """
 
     role: str
@@ -52,6 +57,7 @@ class Weight:
     dtype: str
     trainable: bool = True
     read_native: Callable[[], np.ndarray] = field(repr=False)
+    parts: tuple[Weight, ...] = field(default=(), repr=False)
     _cache: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -68,6 +74,11 @@ class Weight:
     def native(self) -> np.ndarray:
         """The array as stored in the file (read-only)."""
         if "native" not in self._cache:
+            if "closed" in self._cache:
+                raise LoadError(
+                    f"{self._cache['closed']}: weight {self.source} was not read before the model was closed "
+                    "(read the weights you need inside the `with` block, or before `close()`)"
+                )
             array = np.asarray(self.read_native())
             if tuple(array.shape) != self.native_shape:
                 raise LoadError(
@@ -85,6 +96,35 @@ class Weight:
             array.flags.writeable = False
             self._cache["canonical"] = array
         return self._cache["canonical"]
+
+    def _close(self, path: str) -> None:
+        """Stop reading from the file of model ``path``: a later first read raises ``LoadError``.
+
+        An array already read from a memory map is copied into memory, so it stays valid once the map is gone.
+        Called by ``Model.close()``.
+        """
+        for part in self.parts:
+            part._close(path)
+        if _mapped(self._cache.get("native")):
+            self._cache["native"] = _in_memory(self._cache["native"])
+            self._cache.pop("canonical", None)  # derived again from the copy, on demand
+        if _mapped(self._cache.get("canonical")):
+            self._cache["canonical"] = _in_memory(self._cache["canonical"])
+        self._cache["closed"] = path
+
+
+def _mapped(array: np.ndarray | None) -> bool:
+    """Whether ``array``'s memory belongs to a file mapped into memory (an ``np.memmap`` or a view of one)."""
+    base = array
+    while isinstance(base, np.ndarray):
+        base = base.base
+    return isinstance(base, mmap.mmap)
+
+
+def _in_memory(array: np.ndarray) -> np.ndarray:
+    copy = np.array(array, copy=True, subok=False)
+    copy.flags.writeable = False
+    return copy
 
 
 def _frozen_weights(weights: Mapping[str, Weight]) -> Mapping[str, Weight]:
@@ -246,9 +286,21 @@ class ConvLayer(Layer):
         return filter_slicing.filter_matrix(self)
 
 
+class Closable(Protocol):
+    """Anything a loader keeps open for a model's lazy reads: an ``h5py.File``, a file object, a reader."""
+
+    def close(self) -> object:
+        """Release it; calling it again does nothing."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class Model:
-    """A loaded model: its boundary tensors and its layers in topological order."""
+    """A loaded model: its boundary tensors and its layers in topological order.
+
+    A model may hold its file open to read weights lazily: ``close()`` it, or use it as a context manager
+    (``with inspector.load(path) as model:``).  Weights read before closing stay valid; reading one that was not
+    raises ``LoadError``.
+    """
 
     path: str
     format: str
@@ -258,6 +310,26 @@ class Model:
     layers: tuple[Layer, ...]
     notes: tuple[Finding, ...] = ()
     """Findings the loader made while reading (an unknown op, shapes it could not infer)."""
+    resources: tuple[Closable, ...] = field(default=(), repr=False, compare=False)
+    """What the loader keeps open for the weights' lazy reads, closed by ``close()`` (last opened first)."""
+
+    def close(self) -> None:
+        """Close the files the model reads its weights from; closing again does nothing more.
+
+        Arrays already read stay valid (one read from a memory map is copied into memory first); a weight not read
+        yet raises ``LoadError`` when it is asked for.
+        """
+        for weight in self._all_weights():
+            weight._close(self.path)
+        with contextlib.ExitStack() as stack:  # every resource is closed even when one fails
+            for resource in self.resources:
+                stack.callback(resource.close)
+
+    def __enter__(self) -> Model:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def __getitem__(self, name: str) -> Layer:
         for layer in self.layers:
@@ -281,6 +353,15 @@ class Model:
         for layer in self.layers:
             for weight in layer.weights.values():
                 seen.setdefault(weight.source, weight)
+        return list(seen.values())
+
+    def _all_weights(self) -> list[Weight]:
+        """Every ``Weight`` object of every layer once (two objects may read one source)."""
+        seen: dict[int, Weight] = {}
+        for layer in self.layers:
+            for weight in (*layer.weights.values(), getattr(layer, "weight", None), getattr(layer, "bias", None)):
+                if weight is not None:
+                    seen.setdefault(id(weight), weight)
         return list(seen.values())
 
     @property

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from inspector.errors import ValidationError
+from inspector.errors import ConvolutionError
 
 AUTO_PAD_MODES = ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")
 
@@ -35,7 +35,7 @@ def conv_pads(
     if mode == "VALID":
         return (0,) * (2 * rank)
     if mode not in ("SAME_UPPER", "SAME_LOWER"):
-        raise ValidationError(f"auto_pad must be one of {', '.join(AUTO_PAD_MODES)}, got {auto_pad!r}")
+        raise ConvolutionError(f"auto_pad must be one of {', '.join(AUTO_PAD_MODES)}, got {auto_pad!r}")
     begins, ends = [], []
     for size, k, s, d in zip(input_spatial, kernel_shape, strides, dilations, strict=True):
         out = -(-size // s)
@@ -66,7 +66,7 @@ def conv_transpose_pads(
     if mode == "VALID" and output_shape is None:
         return (0,) * (2 * rank)
     if mode not in ("SAME_UPPER", "SAME_LOWER", "NOTSET", "VALID"):
-        raise ValidationError(f"auto_pad must be one of {', '.join(AUTO_PAD_MODES)}, got {auto_pad!r}")
+        raise ConvolutionError(f"auto_pad must be one of {', '.join(AUTO_PAD_MODES)}, got {auto_pad!r}")
     targets = output_shape if output_shape is not None else [n * s for n, s in zip(input_spatial, strides, strict=True)]
     begins, ends = [], []
     for size, k, s, d, op, out in zip(

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from inspector.errors import FilterError
-from inspector.model import layouts
+from inspector.model import invariants, layouts
 
 if TYPE_CHECKING:
     from inspector.model.common import ConvLayer, Weight
@@ -26,26 +26,32 @@ _CANONICAL = {"conv": "OI", "conv_transpose": "IO"}
 
 
 def checked_weight(layer: ConvLayer) -> Weight:
-    """The layer's weight, when it is stored and has the canonical shape the layer's attributes promise."""
+    """The layer's weight, when it is stored and keeps the invariants of :mod:`inspector.model.invariants`.
+
+    Raises ``FilterError`` naming the first broken rule, or the canonical shape the attributes promise when it is
+    the weight's shape that disagrees.
+    """
     weight = layer.weight
     if weight is None:
         raise FilterError(f"layer {layer.name}: the weight is computed at run time, not stored: no filters to slice")
-    groups = layer.groups
-    if groups < 1 or layer.in_channels % groups or layer.out_channels % groups:
-        raise FilterError(
-            f"layer {layer.name}: {layer.in_channels} input and {layer.out_channels} output channels "
-            f"do not split into {groups} groups"
+    violations = invariants.layer_weight_violations(layer)
+    if not violations:
+        return weight
+    first = violations[0]
+    if first.check != "groups":
+        expected = invariants.canonical_weight_shape(
+            layer.kind,
+            in_channels=layer.in_channels,
+            out_channels=layer.out_channels,
+            groups=layer.groups,
+            kernel_shape=layer.kernel_shape,
         )
-    if layer.kind == "conv_transpose":
-        expected = (layer.in_channels, layer.out_channels // groups, *layer.kernel_shape)
-    else:
-        expected = (layer.out_channels, *layer.filter_shape)
-    if weight.shape != expected:
-        raise FilterError(
-            f"layer {layer.name}: weight {weight.source} has canonical shape {list(weight.shape)}, "
-            f"the layer's attributes promise {list(expected)}"
-        )
-    return weight
+        if weight.shape != expected:
+            raise FilterError(
+                f"layer {layer.name}: weight {weight.source} has canonical shape {list(weight.shape)}, "
+                f"the layer's attributes promise {list(expected)}"
+            )
+    raise FilterError(f"layer {layer.name}: {first.message}")
 
 
 def _integer(layer: ConvLayer, value: object, what: str, count: int) -> int:

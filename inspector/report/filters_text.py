@@ -1,8 +1,9 @@
-"""Filters for people and programs: one filter's values and whereabouts, and a layer's per-filter statistics."""
+"""Filters for people: one filter's values and whereabouts, and a layer's per-filter statistics table.
+
+The same facts for programs are in :mod:`inspector.report.json_report`.
+"""
 
 from __future__ import annotations
-
-from typing import Any
 
 import numpy as np
 from rich import box
@@ -12,7 +13,7 @@ from rich.table import Table
 
 from inspector.errors import FilterError
 from inspector.model.common import ConvLayer
-from inspector.model.filter_stats import COLUMNS, FilterStats, filter_stats, json_ready
+from inspector.model.filter_stats import COLUMNS, FilterStats, filter_stats
 from inspector.model.slicing import checked_weight
 from inspector.report.explain import dims
 
@@ -31,7 +32,7 @@ def _maps(reads: range) -> str:
     return f"{reads.start}…{reads.stop - 1}" if len(reads) > 1 else str(reads.start)
 
 
-def _bias(layer: ConvLayer, o: int) -> tuple[str, np.ndarray] | None:
+def filter_bias(layer: ConvLayer, o: int) -> tuple[str, np.ndarray] | None:
     """``("B[5]", value)``: where output channel ``o``'s bias sits and its value, when the layer has one."""
     bias = layer.bias
     if bias is None or bias.shape != (layer.out_channels,):
@@ -50,31 +51,12 @@ def filter_lines(layer: ConvLayer, o: int, *, width: int = 120) -> list[str]:
         f"  in the file: {layer.filter_index(o)} of {weight.source} "
         f"(stored {dims(weight.native_shape)}, {weight.native_layout or 'as is'})",
     ]
-    bias = _bias(layer, o)
+    bias = filter_bias(layer, o)
     if bias is not None:
         lines.append(f"  bias: {bias[0]} = {bias[1]!s}")
     lines.append(f"  values, canonical {dims(values.shape)} (the kernel of input map {reads.start} first):")
     lines += np.array2string(values, threshold=values.size + 1, max_line_width=width).splitlines()
     return lines
-
-
-def filter_dict(layer: ConvLayer, o: int) -> dict[str, Any]:
-    """Filter ``o`` of ``layer`` as JSON: values (canonical), shape, native index, input maps, bias."""
-    values = layer.filter(o)
-    weight = checked_weight(layer)
-    bias = _bias(layer, o)
-    return {
-        "layer": layer.name,
-        "channel": o,
-        "shape": list(values.shape),
-        "values": json_ready(values),
-        "native_index": layer.filter_index(o),
-        "native_shape": list(layer.filter(o, layout="native").shape),
-        "native_layout": weight.native_layout,
-        "source": weight.source,
-        "input_channels": list(layer.input_channels(o)),
-        "bias": None if bias is None else json_ready(bias[1]),
-    }
 
 
 def stats_table(layer: ConvLayer, stats: FilterStats) -> Table:
@@ -100,11 +82,3 @@ def render_stats(console: Console, layer: ConvLayer) -> None:
         console.print(f"  per-filter statistics unavailable: {error}", markup=False)
         return
     console.print(Padding(stats_table(layer, stats), (0, 0, 0, 2), expand=False))
-
-
-def stats_records(layer: ConvLayer) -> list[dict[str, Any]] | None:
-    """The per-filter statistics of ``layer`` as JSON records, ``None`` when the weight cannot be sliced."""
-    try:
-        return filter_stats(layer).records()
-    except FilterError:
-        return None

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from inspector.engine import numpy_conv
-from inspector.errors import ValidationError
+from inspector.errors import ConvolutionError
 from inspector.model.common import ConvLayer
 from inspector.model.padding import conv_pads, conv_transpose_pads
 
@@ -42,7 +42,7 @@ class Rerun:
 def geometry(layer: ConvLayer, x_shape: tuple[int, ...], y_shape: tuple[int, ...]) -> dict[str, Any]:
     """Engine keyword arguments of ``layer``; pads left open by ``auto_pad`` come from the runtime shapes."""
     if layer.strides is None or layer.dilations is None:
-        raise ValidationError(f"layer {layer.name}: the file does not record its strides or dilations")
+        raise ConvolutionError(f"layer {layer.name}: the file does not record its strides or dilations")
     pads = layer.pads
     if pads is None and layer.kind == "conv":
         pads = conv_pads(layer.auto_pad, x_shape[2:], layer.kernel_shape, layer.strides, layer.dilations)

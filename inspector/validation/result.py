@@ -8,7 +8,6 @@ an op onnxruntime does not implement), with the reason.  The run passes when no 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -19,11 +18,6 @@ from inspector.validation.compare import Comparison
 Status = Literal["passed", "failed", "error", "skipped"]
 Mode = Literal["captured", "standalone"]
 LISTED_CHANNELS = 8
-
-
-def _number(value: float) -> float | None:
-    """A float for JSON: ``None`` for inf and NaN, which JSON cannot hold."""
-    return value if math.isfinite(value) else None
 
 
 def _channels(comparison: Comparison) -> str:
@@ -74,34 +68,6 @@ class LayerValidation:
             f"worst at [{worst}], allowed {c.worst_allowed:.3g}"
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """The layer's entry in the JSON ``validation`` section (README.md)."""
-        c = self.comparison
-        return {
-            "name": self.name,
-            "outputs": list(self.outputs),
-            "status": self.status,
-            "passed": self.passed,
-            "mode": self.mode,
-            "providers": list(self.providers),
-            "placeholder_input": self.placeholder,
-            "input_shape": None if self.input_shape is None else list(self.input_shape),
-            "max_abs_error": None if c is None else _number(c.max_abs_error),
-            "max_rel_error": None if c is None else _number(c.max_rel_error),
-            "atol": None if c is None else _number(c.atol),
-            "rtol": None if c is None else c.rtol,
-            "tolerance": None if c is None else c.rule,
-            "bound": None if c is None or c.bound is None else c.bound.to_dict(),
-            "tolerance_used": None if c is None else _number(c.tolerance_used),
-            "worst_index": None if c is None or c.worst_index is None else list(c.worst_index),
-            "worst_channel": None if c is None else c.worst_channel,
-            "failed_channels": None if c is None else list(c.failed_channels),
-            "violations": None if c is None else c.violations,
-            "elements": None if c is None else c.elements,
-            "skipped_reason": self.reason if self.status == "skipped" else None,
-            "message": self.message,
-        }
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ValidationResult:
@@ -133,17 +99,6 @@ class ValidationResult:
         if layer is None:
             raise KeyError(f"{self.model_path}: no validated layer named {name!r}")
         return layer
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON ``validation`` section (README.md)."""
-        return {
-            "passed": self.passed,
-            "inputs": dict(self.inputs),
-            "capture_runs": self.capture_runs,
-            "runtime": dict(self.runtime),
-            "notes": list(self.notes),
-            "layers": [layer.to_dict() for layer in self.layers],
-        }
 
     def findings(self) -> list[Finding]:
         """An error finding per failed or errored layer, a warning per skipped one (check ``validation``)."""

@@ -194,18 +194,6 @@ class RoundingBound:
             return f"γn·mag (n={self.terms:,})"
         return f"{self.lam:.1f}·√n·u·mag (n={self.terms:,})"
 
-    def to_dict(self) -> dict[str, object]:
-        """The JSON ``bound`` object of a layer."""
-        return {
-            "rule": self.rule,
-            "terms": self.terms,
-            "lambda": self.lam,
-            "accumulation": self.accumulation,
-            "unit_roundoff": float_format(self.accumulation).unit_roundoff,
-            "coefficient": self.coefficient,
-            "false_alarm_probability": self.false_alarm_probability,
-        }
-
 
 def rounding_bound(
     *,

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pluggy
 
-from inspector.errors import ValidationError
+from inspector.errors import ConvolutionError, ValidationError
 from inspector.model.common import ConvLayer, Model
 from inspector.plugin_manager import get_plugin_manager, load_model
 from inspector.validation.compare import Comparison, compare
@@ -199,7 +199,7 @@ class _Validation:
         shape = None if x is None else tuple(x.shape)
         try:
             engine = rerun(layer, operands, actual.shape)
-        except ValidationError as error:
+        except ConvolutionError as error:
             return _outcome(layer, "error", ran, shape, reason=f"the engine cannot compute the layer: {error}")
         if engine.expected.shape != actual.shape:
             reason = f"onnxruntime's output has shape {list(actual.shape)}, the engine's {list(engine.expected.shape)}"

@@ -1,14 +1,13 @@
-"""A corpus case: a name, a builder that writes the file into an empty folder, and the outcomes allowed."""
+"""A corpus case: a name, a builder that writes the file into an empty folder, and the one answer it must get."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from tests.conftest import SAMPLES
-from tests.hostile.outcome import LOAD_ERROR, Examined, examine, examine_capped
+from tests.hostile.outcome import EXIT_CODES, LOAD_ERROR, Examined, examine, examine_capped
 
 SAMPLE_FILES = tuple(sorted(p for p in SAMPLES.rglob("*") if p.suffix in (".onnx", ".h5", ".keras")))
 """Every sample model (ONNX and Keras), the raw material of truncations, flips and the fuzzer."""
@@ -17,29 +16,53 @@ Builder = Callable[[Path], Path]
 """Writes a case into the empty folder it is given (whose parent is private to the case) and returns the
 path to inspect."""
 
+SHORTEST_FRAGMENT = 4
+"""Characters (not counting spaces) a ``match`` needs, so that it says something about the answer."""
+
 
 @dataclass(frozen=True, slots=True)
 class Case:
-    """One hostile file and what must happen to it.
+    """One hostile file and the one answer it must get.
 
-    ``match`` is a regular expression the error (or, for a report, one of its findings) must contain; ``lazy``
-    one that an error reading a weight after a successful load must contain.  ``known_bug`` names a bug outside
-    the loaders that still breaks the case (the test is then a strict xfail).  ``capped`` says why the case runs in
-    a child process with a capped address space (a C library allocating gigabytes before any check can run).
+    ``expected`` is one outcome (``LOAD_ERROR``, ``CHECK_FAILS``, ``OK`` or ``OK_WITH_WARNING``), and so one exit
+    code of ``inspect`` (``exit_code``).  ``match`` is a fragment (plain text, not a pattern) the answer must contain,
+    the case's own paths left out (see ``said``): for an error, part of its one line; for a report, part of
+    ``outcome.report_text`` (the line ``<n> layers (<c> conv), <p> params`` or a finding
+    ``<severity> [<check>] <layer>: <message>``).  ``lazy`` is a fragment one error reading a weight after a
+    successful load must contain.  ``known_bug`` says what the tool does wrong today (the case states the right
+    answer and its test is a strict xfail).  ``capped`` says why the case runs in a child process with a capped
+    address space (a C library allocating gigabytes before any check can run).
     """
 
     name: str
     build: Builder
-    expected: frozenset[str]
-    match: str = ""
+    expected: str
+    match: str
     lazy: str = ""
     known_bug: str = ""
     capped: str = ""
 
+    def __post_init__(self) -> None:
+        if self.expected not in EXIT_CODES:
+            raise ValueError(f"{self.name}: expected must be one outcome of {sorted(EXIT_CODES)}: {self.expected!r}")
+        if len(self.match.replace(" ", "")) < SHORTEST_FRAGMENT:
+            raise ValueError(f"{self.name}: match must state a fragment of the answer's text: {self.match!r}")
 
-def case(name: str, build: Builder, expected: str | frozenset[str], match: str = "", **details: str) -> Case:
-    """A ``Case`` whose ``expected`` may be one outcome; ``details``: ``lazy``, ``known_bug``, ``capped``."""
-    return Case(name, build, frozenset({expected}) if isinstance(expected, str) else expected, match, **details)
+    @property
+    def exit_code(self) -> int:
+        """The exit code ``inspect`` must give this file alone."""
+        return EXIT_CODES[self.expected]
+
+
+def case(name: str, build: Builder, expected: str, match: str, **details: str) -> Case:
+    """A ``Case``; ``details``: ``lazy``, ``known_bug``, ``capped``."""
+    return Case(name, build, expected, match, **details)
+
+
+def said(text: str, path: Path, root: Path) -> str:
+    """``text`` with the model's path and the case's folder ``root`` written as ``<model>`` and ``<case>``: a
+    fragment must be matched by what the tool says, not by the case's name in a temporary folder's."""
+    return text.replace(str(path), "<model>").replace(str(root), "<case>")
 
 
 def examine_clean(path: Path, capped: bool = False) -> Examined:
@@ -51,11 +74,12 @@ def examine_clean(path: Path, capped: bool = False) -> Examined:
 
 
 def run_case(item: Case, folder: Path) -> Examined:
-    """Build ``item`` in ``folder``, examine it and check the outcome; returns what happened."""
-    result = examine_clean(item.build(folder), capped=bool(item.capped))
-    assert result.outcome in item.expected, f"{item.name}: {result.outcome} ({result.message})"
-    if item.match:
-        assert re.search(item.match, result.message), f"{item.name}: {result.message!r} lacks {item.match!r}"
+    """Build ``item`` in ``folder``, examine it and check the outcome and the fragment; returns what happened."""
+    path = item.build(folder)
+    result = examine_clean(path, capped=bool(item.capped))
+    text = said(result.message, path, folder.parent)
+    assert result.outcome == item.expected, f"{item.name}: {result.outcome}, not {item.expected}: {text}"
+    assert item.match in text, f"{item.name}: {text!r} lacks {item.match!r}"
     if item.lazy:
-        assert any(re.search(item.lazy, e) for e in result.lazy_errors), f"{item.name}: {result.lazy_errors}"
+        assert any(item.lazy in e for e in result.lazy_errors), f"{item.name}: {result.lazy_errors}"
     return result

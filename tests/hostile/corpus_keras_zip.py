@@ -19,6 +19,11 @@ from tests.hostile.case import Case, case
 from tests.hostile.outcome import LOAD_ERROR, OK, OK_WITH_WARNING
 
 BASE = SAMPLES / "keras" / "k2_conv2d_family.keras"
+FAMILY = "18 layers (5 conv), 1,062 params"
+"""The report's summary of ``BASE``."""
+NEVER_RUN = (
+    "warning [keras-layer] lambda_scale_shift: Lambda layer 'lambda_scale_shift' holds Python code, which is never run"
+)
 MARKER = "lambda-ran.txt"
 """The file a planted Lambda writes, beside the model's folder, if anything ever runs it."""
 
@@ -63,7 +68,7 @@ def _patch(path: Path, member: str, central: dict[str, int], local: dict[str, in
 
 
 def _zip_case(
-    name: str, changes: dict[str, bytes | None], expected, match: str = "", patch=None, method=zipfile.ZIP_STORED
+    name: str, changes: dict[str, bytes | None], expected: str, match: str, patch=None, method=zipfile.ZIP_STORED
 ) -> Case:
     def build(folder: Path) -> Path:
         path = rezip(BASE, folder / "model.keras", changes, method)
@@ -86,7 +91,8 @@ def _config() -> bytes:
 def _zip_cases() -> list[Case]:
     traversal = {"../../evil.json": b"{}", "/tmp/evil.json": b"{}", "..\\evil.json": b"{}", "a/../../b.json": b"{}"}
     return [
-        _zip_case("member-names-leave-the-folder", traversal, OK),
+        # members are read by name, never extracted: names leaving the folder are never used
+        _zip_case("member-names-leave-the-folder", traversal, OK, FAMILY),
         _zip_case(
             "config-only-under-a-traversal-name",
             {"config.json": None, "../config.json": _config()},
@@ -133,7 +139,8 @@ def _zip_cases() -> list[Case]:
         _zip_case("config-a-list", {"config.json": b"[]"}, LOAD_ERROR, "not a JSON object"),
         _zip_case("config-missing", {"config.json": None}, LOAD_ERROR, "not a Keras file"),
         _zip_case("metadata-a-list", {"metadata.json": b"[1]"}, LOAD_ERROR, "not a JSON object"),
-        _zip_case("metadata-version-an-object", {"metadata.json": b'{"keras_version": {"x": 1}}'}, OK),
+        # the version only names the producer
+        _zip_case("metadata-version-an-object", {"metadata.json": b'{"keras_version": {"x": 1}}'}, OK, FAMILY),
         _zip_case(
             "empty-archive",
             {"config.json": None, "metadata.json": None, "model.weights.h5": None},
@@ -184,9 +191,14 @@ def _custom_class(folder: Path) -> Path:
 
 def _code_cases() -> list[Case]:
     return [
-        case("keras/lambda/h5-bytecode-that-writes-a-file", _planted_h5, OK_WITH_WARNING, "never run"),
-        case("keras/lambda/keras-bytecode-that-writes-a-file", _planted_keras, OK_WITH_WARNING, "never run"),
-        case("keras/custom/class-naming-os-system", _custom_class, OK_WITH_WARNING, "not interpreted"),
+        case("keras/lambda/h5-bytecode-that-writes-a-file", _planted_h5, OK_WITH_WARNING, NEVER_RUN),
+        case("keras/lambda/keras-bytecode-that-writes-a-file", _planted_keras, OK_WITH_WARNING, NEVER_RUN),
+        case(
+            "keras/custom/class-naming-os-system",
+            _custom_class,
+            OK_WITH_WARNING,
+            "warning [keras-layer] scale_shift: layer 'scale_shift' has class 'os>system', which is not interpreted",
+        ),
     ]
 
 

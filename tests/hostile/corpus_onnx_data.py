@@ -17,6 +17,8 @@ from tests.hostile.outcome import CHECK_FAILS, LOAD_ERROR, OK, OK_WITH_WARNING
 TERA = [1 << 20, 1 << 20, 3, 3]
 """Dims of a float32 weight of 36 TiB."""
 WEIGHT_BYTES = 4 * 2 * 3 * 3 * 4
+ONE_CONV = "1 layers (1 conv), 72 params"
+"""The report's summary of ``conv_file``: its one Conv and the 72 values of its weight."""
 
 
 def _outside(folder: Path, size: int = WEIGHT_BYTES) -> Path:
@@ -76,7 +78,7 @@ def _external_cases() -> list[Case]:
         "symlink-dev-zero": ("zero.bin", _link("zero.bin", "/dev/zero"), "resolves outside"),
         "fifo": ("pipe.bin", _fifo, "not a regular file"),
         "folder": ("sub", _subfolder, "not a regular file"),
-        "missing": ("nothing.bin", None, "missing"),
+        "missing": ("nothing.bin", None, "external data file 'nothing.bin' is missing"),
         "empty-location": ("", None, "has no location"),
     }
     cases = [
@@ -96,8 +98,10 @@ def _external_cases() -> list[Case]:
         case(f"onnx/external/{name}", _external_case("w.bin", _inside(size), **fields), LOAD_ERROR, match)
         for name, (fields, size, match) in lengths.items()
     ]
-    cases.append(case("onnx/external/valid", _external_case("w.bin", _inside(WEIGHT_BYTES)), OK))
-    cases.append(case("onnx/external/terabyte-dims", _external_terabytes, LOAD_ERROR, "needs"))
+    cases.append(case("onnx/external/valid", _external_case("w.bin", _inside(WEIGHT_BYTES)), OK, ONE_CONV))
+    cases.append(
+        case("onnx/external/terabyte-dims", _external_terabytes, LOAD_ERROR, "shape [1048576, 1048576, 3, 3] needs")
+    )
     cases.append(
         case("onnx/external/constant-node-escape", _external_constant, LOAD_ERROR, "leaves the model's folder")
     )
@@ -227,13 +231,43 @@ def _tensor_cases() -> list[Case]:
         _tensor_case("unknown-element-type", _retyped(99), "not supported"),
         _tensor_case("undefined-element-type", _retyped(TensorProto.UNDEFINED), "not supported"),
         case("onnx/tensor/constant-node-terabytes", _constant_node_terabytes, LOAD_ERROR, "declares shape"),
-        case("onnx/folded/constant-of-shape-terabytes", _constant_of_shape(TERA), CHECK_FAILS, "params", lazy="limit"),
-        case("onnx/folded/constant-of-shape-1GiB", _constant_of_shape([1 << 23, 2, 3, 3]), LOAD_ERROR, "limit"),
-        case("onnx/folded/constant-of-shape-negative", _constant_of_shape([4, -2, 3, 3]), OK),
-        case("onnx/folded/constant-external-in-folder", _folded_external("w.bin"), OK),
-        case("onnx/folded/constant-external-escape", _folded_external("../outside.bin"), LOAD_ERROR, "leaves"),
-        case("onnx/folded/matmul-is-not-folded", _folded_matmul, OK_WITH_WARNING, "computed at run time"),
-        case("onnx/folded/identity-chain-3000", _identity_chain(3000), OK),
+        case(
+            "onnx/folded/constant-of-shape-terabytes",
+            _constant_of_shape(TERA),
+            CHECK_FAILS,
+            "error [params] conv: attributes promise 18,874,368 parameters",
+            lazy="(limit 67,108,864 elements)",
+        ),
+        case(
+            "onnx/folded/constant-of-shape-1GiB",
+            _constant_of_shape([1 << 23, 2, 3, 3]),
+            LOAD_ERROR,
+            "(limit 67,108,864 elements)",
+        ),
+        case(
+            "onnx/folded/constant-of-shape-negative",
+            _constant_of_shape([4, -2, 3, 3]),
+            LOAD_ERROR,
+            "negative",
+            known_bug="the weight is ConstantOfShape([4, -2, 3, 3]), which no runtime can compute, yet the report "
+            "says all checks hold with 0 conv layers: the negative dim leaves 'w' without a shape, so _conv_layer "
+            "(load_onnx.py) returns None and _layer lists the Conv as 'other', silently; a stored tensor with a "
+            "negative dim is refused (onnx/tensor/negative-dim), and so should this folded one be",
+        ),
+        case("onnx/folded/constant-external-in-folder", _folded_external("w.bin"), OK, "3 layers (1 conv), 72 params"),
+        case(
+            "onnx/folded/constant-external-escape",
+            _folded_external("../outside.bin"),
+            LOAD_ERROR,
+            "location '../outside.bin' leaves the model's folder",
+        ),
+        case(
+            "onnx/folded/matmul-is-not-folded",
+            _folded_matmul,
+            OK_WITH_WARNING,
+            "warning [params] conv: weight is computed at run time",
+        ),
+        case("onnx/folded/identity-chain-3000", _identity_chain(3000), OK, "3001 layers (1 conv), 72 params"),
         case("onnx/folded/impossible-reshape", _impossible_reshape, LOAD_ERROR, "cannot compute constant 'w'"),
         case("onnx/qlinear/scale-per-channel-mismatch", _qlinear_scale, LOAD_ERROR, "w_scale"),
     ]

@@ -32,9 +32,8 @@ OK = "ok"
 """A report with neither errors nor warnings: exit 0."""
 OK_WITH_WARNING = "ok_with_warning"
 """A report with warnings and no errors: exit 0."""
-ANY_CLEAN = frozenset({LOAD_ERROR, CHECK_FAILS, OK, OK_WITH_WARNING})
-"""Any clean answer (a bit flip in weight bytes may leave a valid model)."""
 EXIT_CODES = {LOAD_ERROR: 2, CHECK_FAILS: 1, OK: 0, OK_WITH_WARNING: 0}
+"""The exit code of ``inspect`` for each outcome; every case states exactly one outcome."""
 
 SECONDS = 5.0
 """Longest a file may take; a hang in C code is ended by faulthandler after ``HARD_STOP`` times this."""
@@ -58,7 +57,10 @@ class TooSlow(BaseException):
 
 @dataclass(frozen=True, slots=True)
 class Examined:
-    """The outcome, the error or findings text, and the errors reading weights after a successful load."""
+    """The outcome, its text, and the errors reading weights after a successful load.
+
+    The text of an ``InspectorError`` is its message (the CLI's error line); that of a report is ``report_text``.
+    """
 
     outcome: str
     message: str
@@ -94,6 +96,17 @@ def _classify(report: Report) -> str:
     return OK_WITH_WARNING if any(f.severity == "warning" for f in report.findings) else OK
 
 
+def report_text(report: Report) -> str:
+    """A report in short: ``<n> layers (<c> conv), <p> params``, then each finding as the text report prints it,
+    ``<severity> [<check>] <layer>: <message>``."""
+    model = report.model
+    lines = [f"{len(model.layers)} layers ({len(model.conv_layers)} conv), {model.total_params:,} params"]
+    for finding in report.findings:
+        where = f"{finding.layer}: " if finding.layer else ""
+        lines.append(f"{finding.severity} [{finding.check}] {where}{finding.message}")
+    return "\n".join(lines)
+
+
 def _read_weights(model: Model) -> tuple[str, ...]:
     """Read every weight's canonical array; return the ``InspectorError`` messages this raised."""
     errors = []
@@ -116,8 +129,7 @@ def examine(path: Path) -> Examined:
         except InspectorError as error:
             result = Examined(LOAD_ERROR, str(error))
         else:
-            text = "\n".join(f"{f.severity} [{f.check}] {f.message}" for f in report.findings)
-            result = Examined(_classify(report), text, _read_weights(report.model))
+            result = Examined(_classify(report), report_text(report), _read_weights(report.model))
     growth = peak_rss_mb() - before
     assert growth < RSS_GROWTH_MB, f"{path.name}: peak memory rose by {growth:.0f} MiB"
     return result

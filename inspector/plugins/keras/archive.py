@@ -15,14 +15,12 @@ the zip, so nothing is extracted and weights are still read lazily.  Member name
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import struct
-import traceback
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +28,7 @@ import h5py
 import numpy as np
 
 from inspector.errors import LoadError
+from inspector.plugins.keras.hdf5_access import attribute, child, external_link, has_attribute, open_file
 from inspector.plugins.keras.hdf5_heaps import broken_heap, broken_heap_in_file
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -45,26 +44,21 @@ _ENCRYPTED, _UTF8_NAME = 0x1, 0x800
 
 @dataclass(frozen=True, slots=True)
 class KerasFile:
-    """An opened Keras file: its kind, config (``None`` for weights-only files) and HDF5 weights."""
+    """An opened Keras file: its kind, config (``None`` for weights-only files) and HDF5 weights.
+
+    The weights are read lazily, so the file stays open until ``close()`` (the model's ``close()`` calls it).
+    """
 
     kind: str
     config: dict[str, Any] | None
     weights: h5py.Group
     keras_version: str
+    files: contextlib.ExitStack = field(default_factory=contextlib.ExitStack, repr=False)
+    """Closes the HDF5 file, then the stream it was read through."""
 
-
-@contextmanager
-def hdf5_errors(where: str) -> Iterator[None]:
-    """Turn what h5py raises on a corrupt HDF5 structure (``KeyError``, ``RuntimeError``, ``ValueError``…) into a
-    ``LoadError``; errors raised by this package's own code pass through."""
-    try:
-        yield
-    except (KeyError, RuntimeError, OSError, ValueError, TypeError) as error:
-        frames = traceback.extract_tb(error.__traceback__)
-        if not frames or "h5py" not in Path(frames[-1].filename).parts:
-            raise
-        reason = str(error.args[0] if error.args else error).splitlines()[0]
-        raise LoadError(f"{where}: corrupt HDF5 structure ({reason})") from None
+    def close(self) -> None:
+        """Close the HDF5 file and anything it was read through (again: nothing happens)."""
+        self.files.close()
 
 
 def sniff(path: Path) -> str | None:
@@ -89,12 +83,12 @@ def text(value: Any) -> str:
 
 def string_list(node: h5py.Group, key: str, where: str) -> list[str]:
     """A list-of-strings attribute, joined from its chunked form ``key0``, ``key1``… when Keras split it."""
-    if key in node.attrs:
-        chunks = [node.attrs[key]]
+    if has_attribute(node, key, where):
+        chunks = [attribute(node, key, where)]
     else:
         chunks = []
-        while f"{key}{len(chunks)}" in node.attrs:
-            chunks.append(node.attrs[f"{key}{len(chunks)}"])
+        while has_attribute(node, f"{key}{len(chunks)}", where):
+            chunks.append(attribute(node, f"{key}{len(chunks)}", where))
         if not chunks:
             raise LoadError(f"{where}: attribute {key!r} is missing")
     names: list[str] = []
@@ -109,17 +103,18 @@ def string_list(node: h5py.Group, key: str, where: str) -> list[str]:
 
 
 def _json(raw: Any, what: str) -> dict[str, Any]:
+    written = text(raw)
     try:
-        document = json.loads(text(raw))
-    except (ValueError, RecursionError) as error:
+        document = json.loads(written)
+    except (ValueError, RecursionError) as error:  # what json raises for text that is not JSON, or nests too deep
         raise LoadError(f"{what} is not valid JSON ({error})") from None
     if not isinstance(document, dict):
         raise LoadError(f"{what} is not a JSON object")
     return document
 
 
-def _version(attrs: h5py.AttributeManager | dict) -> str:
-    return text(attrs["keras_version"]) if "keras_version" in attrs else "unknown"
+def _version(root: h5py.File, where: str) -> str:
+    return text(attribute(root, "keras_version", where)) if has_attribute(root, "keras_version", where) else "unknown"
 
 
 def open_keras(path: Path) -> KerasFile | None:
@@ -134,13 +129,8 @@ def open_keras(path: Path) -> KerasFile | None:
 
 def _refuse_external_links(root: h5py.File, where: str) -> None:
     """An external link would open another file, perhaps outside the model's folder: refuse the file."""
-
-    def external(name: bytes, info: h5py.h5l.LinkInfo) -> bytes | None:
-        return name if info.type == h5py.h5l.TYPE_EXTERNAL else None
-
-    found = root.id.links.visit(external, info=True)
-    if found is not None:
-        name = found.decode(errors="replace")
+    name = external_link(root, where)
+    if name is not None:
         raise LoadError(f"{where}: {name} is an external link to another file (never followed)")
 
 
@@ -150,53 +140,55 @@ def _refuse_broken_heap(offset: int | None, where: str) -> None:
 
 
 def _open_hdf5(path: Path) -> KerasFile | None:
-    _refuse_broken_heap(broken_heap_in_file(path), str(path))
-    try:
-        root = h5py.File(path, "r")
-    except OSError as error:
-        raise LoadError(f"{path}: not a readable HDF5 file ({error})") from None
-    _refuse_external_links(root, str(path))
-    attrs = root.attrs
-    if "model_config" in attrs:
-        config = _json(attrs["model_config"], f"{path}: root attribute model_config")
-        if "model_weights" not in root:
-            raise LoadError(f"{path}: has model_config but no model_weights group")
-        weights = root["model_weights"]
-        if not isinstance(weights, h5py.Group):
-            raise LoadError(f"{path}: model_weights is not a group")
-        return KerasFile(kind="h5", config=config, weights=weights, keras_version=_version(attrs))
-    if "layer_names" in attrs or "layer_names0" in attrs:
-        return KerasFile(kind="h5-weights", config=None, weights=root, keras_version=_version(attrs))
-    if isinstance(root.get("layers"), h5py.Group):
-        return KerasFile(kind="weights-h5", config=None, weights=root, keras_version="3")
-    root.close()
-    return None
+    where = str(path)
+    _refuse_broken_heap(broken_heap_in_file(path), where)
+    with contextlib.ExitStack() as files:
+        root = open_file(path, where)
+        files.callback(root.close)
+        _refuse_external_links(root, where)
+        if has_attribute(root, "model_config", where):
+            config = _json(attribute(root, "model_config", where), f"{path}: root attribute model_config")
+            weights = child(root, "model_weights", where)
+            if weights is None:
+                raise LoadError(f"{path}: has model_config but no model_weights group")
+            if not isinstance(weights, h5py.Group):
+                raise LoadError(f"{path}: model_weights is not a group")
+            kind = "h5"
+        elif has_attribute(root, "layer_names", where) or has_attribute(root, "layer_names0", where):
+            config, weights, kind = None, root, "h5-weights"
+        elif isinstance(child(root, "layers", where), h5py.Group):
+            config, weights, kind = None, root, "weights-h5"
+        else:
+            return None
+        version = "3" if kind == "weights-h5" else _version(root, where)
+        return KerasFile(kind=kind, config=config, weights=weights, keras_version=version, files=files.pop_all())
 
 
 def _open_zip(path: Path) -> KerasFile | None:
     try:
         archive = zipfile.ZipFile(path)
-        members = {info.filename: info for info in archive.infolist()}
     except (zipfile.BadZipFile, OSError, ValueError) as error:
         raise LoadError(f"{path}: not a readable zip file ({error})") from None
-    if "config.json" not in members:
-        return None
-    config = _json(_read_member(archive, members["config.json"], path, MAX_JSON_BYTES), f"{path}: config.json")
-    metadata = (
-        _json(_read_member(archive, members["metadata.json"], path, MAX_JSON_BYTES), f"{path}: metadata.json")
-        if "metadata.json" in members
-        else {}
-    )
-    if "model.weights.h5" not in members:
-        raise LoadError(f"{path}: .keras file has no model.weights.h5")
-    stream = _member_stream(path, archive, members["model.weights.h5"])
-    try:
-        weights = h5py.File(stream, "r")
-    except OSError as error:
-        raise LoadError(f"{path}: model.weights.h5 is not a readable HDF5 file ({error})") from None
-    _refuse_external_links(weights, f"{path}: model.weights.h5")
-    version = text(metadata.get("keras_version", "unknown"))
-    return KerasFile(kind="keras", config=config, weights=weights, keras_version=version)
+    with contextlib.ExitStack() as files:
+        with archive:
+            members = {info.filename: info for info in archive.infolist()}
+            if "config.json" not in members:
+                return None
+            config = _json(_read_member(archive, members["config.json"], path, MAX_JSON_BYTES), f"{path}: config.json")
+            metadata = (
+                _json(_read_member(archive, members["metadata.json"], path, MAX_JSON_BYTES), f"{path}: metadata.json")
+                if "metadata.json" in members
+                else {}
+            )
+            if "model.weights.h5" not in members:
+                raise LoadError(f"{path}: .keras file has no model.weights.h5")
+            stream = files.enter_context(_member_stream(path, archive, members["model.weights.h5"]))
+        where = f"{path}: model.weights.h5"
+        weights = open_file(stream, where)
+        files.callback(weights.close)
+        _refuse_external_links(weights, where)
+        version = text(metadata.get("keras_version", "unknown"))
+        return KerasFile(kind="keras", config=config, weights=weights, keras_version=version, files=files.pop_all())
 
 
 def _refuse_encrypted(info: zipfile.ZipInfo, path: Path) -> None:

@@ -21,6 +21,11 @@ MAX_NESTING = 64
 KerasShape = tuple[int | None, ...]
 
 
+class LayerConfigError(LoadError):
+    """A layer's config or weights contradict what its class needs (a ``kernel_size`` that is not two ints, a
+    padding mode Keras does not have).  Raised where the value is read; the loader adds the file and layer."""
+
+
 @dataclass(frozen=True, slots=True)
 class LayerCall:
     """One call of a leaf layer: its file name, enclosing models, config, and the tensors it reads and writes.
@@ -86,9 +91,10 @@ def _list(value: Any, where: str, what: str) -> list[Any]:
 
 
 def dtype_name(value: Any) -> str:
-    """A config ``dtype`` (Keras 2 string, Keras 3 DTypePolicy dict) as a name."""
+    """A config ``dtype`` (Keras 2 string, Keras 3 DTypePolicy dict) as a name; ``float32`` when it names none."""
     if isinstance(value, dict):
-        return dtype_name(value.get("config", {}).get("name", "float32"))
+        policy = value.get("config")
+        value = policy.get("name") if isinstance(policy, dict) else None
     return value if isinstance(value, str) else "float32"
 
 
@@ -168,11 +174,7 @@ def read_graph(root: dict[str, Any], where: str) -> KerasGraph:
     graph = KerasGraph(name=layer_name(root, where) or "model")
     if not is_model(root):
         raise _fail(where, f"root is a {root.get('class_name')!r}, not a Sequential or Functional model")
-    try:
-        outputs = _expand(root, _Scope(graph=graph, where=where), None)
-    except (ValueError, TypeError, RecursionError) as error:
-        raise _fail(where, f"is malformed ({error})") from None
-    graph.outputs = outputs
+    graph.outputs = _expand(root, _Scope(graph=graph, where=where), None)
     return graph
 
 
@@ -263,28 +265,36 @@ def _add_call(
     )
 
 
-def _references(value: Any) -> list[tuple[str, int, int]]:
+def _reference(item: Any, where: str, form: str) -> tuple[str, int, int]:
+    """``(layer, node, index)`` from a reference ``[layer, node, index, ...]`` (``form`` names it for messages)."""
+    if not (isinstance(item, list) and len(item) >= 3 and isinstance(item[0], str)):
+        raise _fail(where, f"is malformed: {item!r} is not a {form} reference")
+    node, index = item[1], item[2]
+    for number in (node, index):
+        if not isinstance(number, int) or isinstance(number, bool):
+            raise _fail(where, f"is malformed: {item!r} has a node or tensor index that is not an integer")
+    return item[0], node, index
+
+
+def _references(value: Any, where: str) -> list[tuple[str, int, int]]:
     """``[layer, node, index]`` triples a boundary list names (one bare triple or a list of them)."""
     if isinstance(value, list) and len(value) >= 1 and isinstance(value[0], str):
         value = [value]
-    references = []
-    for item in value if isinstance(value, list) else []:
-        if not (isinstance(item, list) and len(item) >= 3 and isinstance(item[0], str)):
-            raise ValueError(f"{item!r} is not a [layer, node, index] reference")
-        references.append((item[0], int(item[1]), int(item[2])))
-    return references
+    return [_reference(item, where, "[layer, node, index]") for item in (value if isinstance(value, list) else [])]
 
 
 def _keras3_tensors(value: Any, where: str) -> Iterator[dict[str, Any]]:
-    if isinstance(value, dict):
-        if value.get("class_name") == "__keras_tensor__":
-            yield _dict(value.get("config"), where, "keras tensor")
-        else:
-            for item in value.values():
-                yield from _keras3_tensors(item, where)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _keras3_tensors(item, where)
+    """The ``__keras_tensor__`` configs anywhere in a Keras 3 node's ``args``/``kwargs``, in document order."""
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:  # depth first without recursion: the document may nest deeper than Python's stack
+        item, depth = pending.pop()
+        if depth > MAX_NESTING:
+            raise _fail(where, f"is malformed: an inbound node nests its arguments more than {MAX_NESTING} deep")
+        if isinstance(item, dict) and item.get("class_name") == "__keras_tensor__":
+            yield _dict(item.get("config"), where, "keras tensor")
+        elif isinstance(item, dict | list):
+            children = item.values() if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in reversed(list(children)))
 
 
 def _inbound_calls(entry: dict[str, Any], where: str) -> list[tuple[list[tuple[str, int, int]], list[Any]]]:
@@ -296,19 +306,13 @@ def _inbound_calls(entry: dict[str, Any], where: str) -> list[tuple[list[tuple[s
             references = []
             for tensor in tensors:
                 history = tensor.get("keras_history")
-                references.extend(_references(history))
+                references.extend(_references(history, where))
             calls.append((references, [tensor.get("shape") for tensor in tensors]))
         elif isinstance(node, list):
-            calls.append(([(str(r[0]), int(r[1]), int(r[2])) for r in node if _is_reference(r)], []))
+            calls.append(([_reference(r, where, "[layer, node, index, kwargs]") for r in node], []))
         else:
             raise _fail(where, f"has an inbound node that is neither a list nor an object: {node!r}")
     return calls
-
-
-def _is_reference(item: Any) -> bool:
-    if isinstance(item, list) and len(item) >= 3 and isinstance(item[0], str):
-        return True
-    raise ValueError(f"{item!r} is not a [layer, node, index, kwargs] reference")
 
 
 def _skipped_first_node(entry: dict[str, Any]) -> int:
@@ -326,7 +330,7 @@ def _expand_functional(
 ) -> list[str]:
     where, path = scope.where, scope.path
     tensors: dict[tuple[str, int, int], str] = {}
-    input_refs = _references(config.get("input_layers", []))
+    input_refs = _references(config.get("input_layers", []), where)
     if given_inputs is not None and len(given_inputs) != len(input_refs):
         raise _fail(
             where, f"nested model {'/'.join(path)!r} takes {len(input_refs)} inputs, is given {len(given_inputs)}"
@@ -365,7 +369,7 @@ def _expand_functional(
         missing = sorted({r[0] for item in order.stuck() for r in pending[item][3][0] if r not in tensors})
         raise _fail(where, f"has layers whose inputs never appear: {', '.join(missing[:5])}")
     outputs = []
-    for reference in _references(config.get("output_layers", [])):
+    for reference in _references(config.get("output_layers", []), where):
         if reference not in tensors:
             raise _fail(where, f"output_layers names {reference[0]!r}, which produces no such tensor")
         outputs.append(tensors[reference])

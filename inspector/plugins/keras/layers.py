@@ -15,18 +15,20 @@ from typing import Any
 
 import numpy as np
 
-from inspector.errors import LoadError
 from inspector.model.common import ConvLayer, DenseLayer, Layer, Shape, Weight
 from inspector.model.layouts import keras_conv_layout
-from inspector.plugins.keras.config import KerasShape, LayerCall
+from inspector.plugins.keras.config import KerasShape, LayerCall, LayerConfigError
+from inspector.plugins.keras.hdf5_access import read_array
 from inspector.plugins.keras.padding import keras_pads, transpose_pads
 from inspector.plugins.keras.shapes import (
     as_tuple,
     channels_first,
     class_rank,
+    config_int,
     conv_length,
     join_channels,
     output_shape,
+    require_rank,
     split_channels,
     transpose_length,
 )
@@ -72,21 +74,17 @@ def common_shape(shape: KerasShape | None, first: bool) -> Shape | None:
 
 
 def make_weight(stored: StoredWeight, layout: str, trainable: bool) -> Weight:
-    """A lazy ``Weight`` over one HDF5 dataset."""
-    dataset = stored.dataset
+    """A lazy ``Weight`` over one HDF5 dataset (its values are read into memory on first use)."""
 
     def read() -> np.ndarray:
-        try:
-            return np.asarray(dataset[()])
-        except (OSError, ValueError, RuntimeError) as error:
-            raise LoadError(f"weight {stored.source}: cannot be read ({error})") from None
+        return read_array(stored.dataset, f"weight {stored.source}")
 
     return Weight(
         role=stored.role,
         source=stored.source,
-        native_shape=tuple(int(d) for d in dataset.shape),
+        native_shape=stored.shape,
         native_layout=layout,
-        dtype=str(dataset.dtype),
+        dtype=stored.dtype,
         trainable=trainable and stored.role not in NON_TRAINABLE_ROLES,
         read_native=read,
     )
@@ -114,7 +112,7 @@ class _ConvCall:
 
     @property
     def kernel_native(self) -> tuple[int, ...]:
-        return tuple(int(d) for d in self.kernel.dataset.shape)
+        return self.kernel.shape
 
     @property
     def split_input(self) -> tuple[int | None, tuple[int | None, ...] | None]:
@@ -174,9 +172,12 @@ def _conv_call(
     kernel_role = "depthwise_kernel" if kind in ("separable", "depthwise") else "kernel"
     kernel = roles.get(kernel_role) or roles.get("kernel")
     if kernel is None:
-        raise ValueError(f"has no {kernel_role} weight (weights: {', '.join(roles) or 'none'})")
-    if kernel.dataset.ndim != rank + 2:
-        raise ValueError(f"kernel has shape {kernel.dataset.shape}, not that of a {rank}-D kernel")
+        raise LayerConfigError(f"has no {kernel_role} weight (weights: {', '.join(roles) or 'none'})")
+    if kernel.ndim != rank + 2:
+        raise LayerConfigError(f"kernel has shape {kernel.shape}, not that of a {rank}-D kernel")
+    in_shape = inputs[0] if inputs else None
+    if in_shape is not None:
+        require_rank(in_shape, rank + 2, call.class_name)  # (batch, *spatial, channels), in either data format
     return _ConvCall(
         call=call,
         name=name,
@@ -184,16 +185,16 @@ def _conv_call(
         first=first,
         kernel=kernel,
         roles=roles,
-        kernel_size=as_tuple(config.get("kernel_size", kernel.dataset.shape[:rank]), rank, "kernel_size"),
+        kernel_size=as_tuple(config.get("kernel_size", kernel.shape[:rank]), rank, "kernel_size"),
         strides=as_tuple(config.get("strides", 1), rank, "strides"),
         dilations=as_tuple(config.get("dilation_rate", 1), rank, "dilation_rate"),
         padding=str(config.get("padding", "valid")).lower(),
-        in_shape=inputs[0] if inputs else None,
+        in_shape=in_shape,
     )
 
 
 def _plain_conv(conv: _ConvCall) -> BuiltCall:
-    groups = int(conv.call.config.get("groups", 1))
+    groups = config_int(conv.call.config, "groups", 1)
     channels, _ = conv.split_input
     out_channels = conv.kernel_native[-1]
     out_shape = join_channels(conv.batch, out_channels, conv.out_spatial(), conv.first)
@@ -233,13 +234,13 @@ def _depthwise_conv(conv: _ConvCall) -> BuiltCall:
 def _separable_conv(conv: _ConvCall) -> BuiltCall:
     """A depthwise step (strides, dilation, padding) then a 1×1 pointwise step (bias, activation)."""
     pointwise = conv.roles.get("pointwise_kernel")
-    if pointwise is None or pointwise.dataset.ndim != conv.rank + 2:
-        raise ValueError("has no pointwise_kernel of the right rank")
+    if pointwise is None or pointwise.ndim != conv.rank + 2:
+        raise LayerConfigError("has no pointwise_kernel of the right rank")
     depth = _depthwise_conv(conv)
     depth_layer = depth.layers[0]
     assert isinstance(depth_layer, ConvLayer) and depth_layer.weight is not None
     middle = tuple(f"{t}/depthwise" for t in conv.call.outputs)
-    out_channels = int(pointwise.dataset.shape[-1])
+    out_channels = pointwise.shape[-1]
     out_shape = join_channels(conv.batch, out_channels, conv.out_spatial(), conv.first)
     rank = conv.rank
     first_step = _conv_layer(
@@ -299,7 +300,7 @@ def _transposed_conv(conv: _ConvCall) -> BuiltCall:
             kind="conv_transpose",
             in_channels=channels if isinstance(channels, int) else conv.kernel_native[-1],
             out_channels=out_channels,
-            groups=int(config.get("groups", 1)),
+            groups=config_int(config, "groups", 1),
             pads=None if resolved is None else resolved[0],
             output_padding=None if resolved is None else resolved[1],
         ),
@@ -318,12 +319,12 @@ _CONV_BUILDERS = {
 def _dense(call: LayerCall, name: str, weights: Sequence[StoredWeight], inputs, first: bool) -> BuiltCall:
     roles = {w.role: w for w in weights}
     kernel = roles.get("kernel")
-    if kernel is None or kernel.dataset.ndim != 2:
-        raise ValueError("has no 2-D kernel weight")
+    if kernel is None or kernel.ndim != 2:
+        raise LayerConfigError("has no 2-D kernel weight")
     weight = make_weight(kernel, "IO", call.trainable)
     bias = make_weight(roles["bias"], "O", call.trainable) if "bias" in roles else None
     in_shape = inputs[0] if inputs else None
-    out_shape = output_shape("Dense", {"units": int(kernel.dataset.shape[1])}, inputs)
+    out_shape = output_shape("Dense", {"units": kernel.shape[1]}, inputs)
     activation = call.config.get("activation")
     layer = DenseLayer(
         name=name,
@@ -335,8 +336,8 @@ def _dense(call: LayerCall, name: str, weights: Sequence[StoredWeight], inputs, 
         output_shape=common_shape(out_shape, first),
         weights={w.role: w for w in (weight, bias) if w is not None},
         activation=None if activation in (None, "linear") else str(activation),
-        in_features=int(kernel.dataset.shape[0]),
-        out_features=int(kernel.dataset.shape[1]),
+        in_features=kernel.shape[0],
+        out_features=kernel.shape[1],
         weight=weight,
         bias=bias,
     )
@@ -368,7 +369,7 @@ def build_call(
     """The common-model layers of one Keras layer call, and its output shape (Keras layout).
 
     ``first`` is whether tensors around this layer are channels-first (its ``data_format``, else the model's).
-    Raises ``ValueError`` for a config or weight that contradicts itself.
+    Raises ``LayerConfigError`` for a config or weight that contradicts itself.
     """
     first = channels_first(call.config) if "data_format" in call.config else first
     family = conv_family(call.class_name)

@@ -2,6 +2,10 @@
 
 Pure h5py, json and zipfile: no TensorFlow, and nothing in the file is ever run.  ``Lambda`` layers (marshalled
 Python bytecode) and classes the tool does not know are listed as ``other`` with a warning.
+
+Weights are read lazily, so the HDF5 file stays open in the model until ``Model.close()`` (or the end of a
+``with`` block); a file that fails to load is closed before the error propagates.  What the file says is checked
+where it is read (``LoadError`` naming the file, layer and value); any other exception is a bug and propagates.
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ from inspector.model.common import ConvLayer, Layer, Model, TensorInfo
 from inspector.model.findings import Finding
 from inspector.model.input_shapes import checked_shape
 from inspector.options import Options
-from inspector.plugins.keras.archive import KerasFile, hdf5_errors, open_keras
-from inspector.plugins.keras.config import KerasGraph, KerasShape, LayerCall, layer_tree, read_graph
+from inspector.plugins.keras.archive import KerasFile, open_keras
+from inspector.plugins.keras.config import KerasGraph, KerasShape, LayerCall, LayerConfigError, layer_tree, read_graph
 from inspector.plugins.keras.layers import build_call, common_shape, conv_family
 from inspector.plugins.keras.shapes import MERGES, SHAPE_KEEPING, class_rank
 from inspector.plugins.keras.weights import LayerKey, StoredWeight, legacy_table, legacy_weights, v3_table
@@ -35,17 +39,23 @@ WeightLookup = Callable[[LayerKey], list[StoredWeight]]
 @hookimpl(trylast=True)
 def load_model(path: Path, options: Options) -> Model | None:
     """Read ``path`` when it is a Keras file (recognised by content)."""
-    with hdf5_errors(str(path)):
-        keras_file = open_keras(path)
-        if keras_file is None:
-            if path.suffix.lower() in KERAS_SUFFIXES:
-                raise LoadError(f"{path}: not a Keras file (neither a Keras HDF5 file nor a .keras zip)")
-            return None
+    keras_file = open_keras(path)
+    if keras_file is None:
+        if path.suffix.lower() in KERAS_SUFFIXES:
+            raise LoadError(f"{path}: not a Keras file (neither a Keras HDF5 file nor a .keras zip)")
+        return None
+    try:
         return read_keras(path, keras_file, options.input_shapes)
+    except BaseException:
+        keras_file.close()
+        raise
 
 
 def read_keras(path: Path, keras_file: KerasFile, input_shapes: Mapping[str, tuple[int, ...]] | None = None) -> Model:
-    """The common model of an opened Keras file; ``input_shapes`` sets open dims of named inputs (Keras layout)."""
+    """The common model of an opened Keras file; ``input_shapes`` sets open dims of named inputs (Keras layout).
+
+    The model reads its weights from ``keras_file`` and closes it when it is closed.
+    """
     where = str(path)
     if keras_file.config is None:
         return _weights_only(path, keras_file)
@@ -67,6 +77,7 @@ def read_keras(path: Path, keras_file: KerasFile, input_shapes: Mapping[str, tup
         ),
         layers=tuple(layers),
         notes=tuple(notes),
+        resources=(keras_file,),
     )
 
 
@@ -149,7 +160,7 @@ def _build_graph(
         inputs = [_known_dims(r, c) for r, c in zip(recorded, computed, strict=False)]
         try:
             built = build_call(call, name, lookup((*call.path, call.layer)), inputs, first)
-        except (ValueError, TypeError, KeyError, IndexError) as error:
+        except LayerConfigError as error:
             raise LoadError(f"{where}: layer {name!r} ({call.class_name}): {error}") from None
         for tensor in call.outputs:
             shapes[tensor] = built.output
@@ -171,7 +182,7 @@ def _weights_only(path: Path, keras_file: KerasFile) -> Model:
     for call, weights in pairs:
         try:
             built = build_call(call, call.layer, weights, [None], False)
-        except (ValueError, TypeError, KeyError, IndexError) as error:
+        except LayerConfigError as error:
             raise LoadError(f"{where}: layer {call.layer!r} ({call.class_name}): {error}") from None
         layers.extend(_unknown_attributes(layer) for layer in built.layers)
     note = Finding(
@@ -190,6 +201,7 @@ def _weights_only(path: Path, keras_file: KerasFile) -> Model:
         outputs=(),
         layers=tuple(layers),
         notes=(note,),
+        resources=(keras_file,),
     )
 
 

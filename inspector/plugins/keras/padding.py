@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from inspector.plugins.keras.shapes import transpose_length
+from inspector.plugins.keras.config import LayerConfigError
+from inspector.plugins.keras.shapes import shown, transpose_length
 
 
 def keras_pads(
@@ -36,7 +37,7 @@ def keras_pads(
                 total = max((-(-size // s) - 1) * s + effective - size, 0)
             begin = total // 2
         else:
-            raise ValueError(f"padding {padding!r} is not valid, same or causal")
+            raise LayerConfigError(f"padding {shown(padding)} is not valid, same or causal")
         begins.append(begin)
         ends.append(total - begin)
     return tuple(begins + ends)

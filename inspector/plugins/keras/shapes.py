@@ -3,6 +3,9 @@
 Covers convolutions, pooling, global pooling, flatten, reshape, merges, zero-padding, cropping, upsampling,
 dense, and the layers that keep their input's shape (activations, dropout, normalization).  Any other layer, or
 an input shape that is not known, gives ``None``.  Lengths follow Keras' ``conv_utils`` formulas.
+
+A config value of the wrong type, or an input whose rank the layer cannot take, raises ``LayerConfigError``
+where it is read.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from inspector.plugins.keras.config import KerasShape
+from inspector.plugins.keras.config import KerasShape, LayerConfigError
 
 SHAPE_KEEPING = frozenset(
     {
@@ -24,6 +27,8 @@ SHAPE_KEEPING = frozenset(
 )  # fmt: skip
 MERGES = frozenset({"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"})
 _RANKED = re.compile(r"^(?P<base>[A-Za-z]+?)(?P<rank>[123])D(?P<tail>[A-Za-z]*)$")
+_POOLS = frozenset({"MaxPooling", "AveragePooling", "MaxPool", "AvgPool"})
+_RESIZES = frozenset({"ZeroPadding", "Cropping", "UpSampling"})
 
 
 def class_rank(class_name: str) -> tuple[str, int] | None:
@@ -32,12 +37,32 @@ def class_rank(class_name: str) -> tuple[str, int] | None:
     return (match["base"] + match["tail"], int(match["rank"])) if match else None
 
 
+def shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for messages about config values."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
 def as_tuple(value: Any, rank: int, name: str) -> tuple[int, ...]:
     """A Keras int-or-tuple argument (``kernel_size=3``, ``strides=(2, 1)``) as a ``rank``-tuple of ints."""
     values = (value,) * rank if isinstance(value, int) else tuple(value) if isinstance(value, list | tuple) else ()
     if len(values) != rank or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        raise ValueError(f"{name} {value!r} is not {rank} int(s)")
+        raise LayerConfigError(f"{name} {shown(value)} is not {rank} int(s)")
     return values
+
+
+def config_int(config: dict[str, Any], key: str, default: int) -> int:
+    """The integer a layer config holds at ``key`` (``default`` when absent)."""
+    value = config.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise LayerConfigError(f"{key} {shown(value)} is not an integer")
+    return value
+
+
+def require_rank(shape: KerasShape, rank: int, what: str) -> None:
+    """Refuse an input of a rank ``what`` (a layer class) cannot take."""
+    if len(shape) != rank:
+        raise LayerConfigError(f"{what} takes an input of rank {rank}, this one has shape {shape} (rank {len(shape)})")
 
 
 def channels_first(config: dict[str, Any]) -> bool:
@@ -91,6 +116,8 @@ def _pool(config: dict[str, Any], shape: KerasShape, rank: int) -> KerasShape:
 
 
 def _global_pool(config: dict[str, Any], shape: KerasShape, rank: int) -> KerasShape:
+    if len(shape) < 2:
+        raise LayerConfigError(f"global pooling takes an input of (batch, ..., channels), this one has shape {shape}")
     first = channels_first(config)
     channels, _ = split_channels(shape, first)
     if config.get("keepdims", False):
@@ -106,7 +133,7 @@ def _pairs(value: Any, rank: int, name: str) -> list[tuple[int, int]]:
     if rank == 1 and len(items) == 2 and all(isinstance(v, int) for v in items):
         return [(items[0], items[1])]
     if len(items) != rank:
-        raise ValueError(f"{name} {value!r} does not give {rank} axes")
+        raise LayerConfigError(f"{name} {shown(value)} does not give {rank} axes")
     return [(v, v) if isinstance(v, int) else tuple(as_tuple(v, 2, name)) for v in items]  # type: ignore[misc]
 
 
@@ -118,14 +145,19 @@ def _resize(config: dict[str, Any], shape: KerasShape, amounts: Sequence[Any], s
 
 
 def _flatten(shape: KerasShape) -> KerasShape:
+    if not shape:
+        raise LayerConfigError("Flatten takes an input with a batch dimension, this one has shape ()")
     rest = shape[1:]
     return (shape[0], None if any(d is None for d in rest) else math.prod(rest))  # type: ignore[arg-type]
 
 
 def _reshape(config: dict[str, Any], shape: KerasShape) -> KerasShape | None:
-    target = list(config.get("target_shape", ()))
-    if not all(isinstance(d, int) for d in target):
-        raise ValueError(f"target_shape {target!r} is not a list of ints")
+    value = config.get("target_shape", ())
+    if not isinstance(value, list | tuple) or not all(isinstance(d, int) for d in value):
+        raise LayerConfigError(f"target_shape {shown(value)} is not a list of ints")
+    if not shape:
+        raise LayerConfigError("Reshape takes an input with a batch dimension, this one has shape ()")
+    target = list(value)
     if -1 in target:
         known = shape[1:]
         if any(d is None for d in known):
@@ -136,7 +168,10 @@ def _reshape(config: dict[str, Any], shape: KerasShape) -> KerasShape | None:
 
 
 def _concatenate(config: dict[str, Any], shapes: Sequence[KerasShape]) -> KerasShape | None:
-    axis = int(config.get("axis", -1))
+    axis = config_int(config, "axis", -1)
+    if any(len(s) != len(shapes[0]) for s in shapes) or not shapes[0]:
+        ranks = ", ".join(str(len(s)) for s in shapes)
+        raise LayerConfigError(f"Concatenate joins inputs of one rank (at least 1), these have ranks {ranks}")
     first = list(shapes[0])
     axis %= len(first)
     sizes = [s[axis] for s in shapes]
@@ -164,7 +199,9 @@ def output_shape(class_name: str, config: dict[str, Any], inputs: Sequence[Keras
         return _reshape(config, shape)
     if class_name == "Dense":
         return (*shape[:-1], config.get("units"))
-    if base in ("MaxPooling", "AveragePooling", "MaxPool", "AvgPool"):
+    if base in _POOLS | _RESIZES or (ranked and base.startswith("Global")):
+        require_rank(shape, rank + 2, class_name)  # (batch, *spatial, channels), in either data format
+    if base in _POOLS:
         return _pool(config, shape, rank)
     if base.startswith("Global"):
         return _global_pool(config, shape, rank)

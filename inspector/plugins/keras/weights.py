@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import h5py
 from inspector.errors import LoadError
 from inspector.plugins.keras.archive import string_list, text
 from inspector.plugins.keras.config import LayerEntry
+from inspector.plugins.keras.hdf5_access import attribute, child, dataset_facts, has_attribute, member, names
 from inspector.plugins.keras.shapes import class_rank
 
 MAX_COMPRESSION = 1024
@@ -28,32 +30,44 @@ NON_TRAINABLE_ROLES = frozenset({"moving_mean", "moving_variance"})
 
 @dataclass(frozen=True, slots=True)
 class StoredWeight:
-    """One weight dataset: its role (``kernel``, ``bias``…), the dataset, and where it lives."""
+    """One weight dataset: its role (``kernel``, ``bias``…), the dataset, where it lives, and the shape and dtype
+    its header declares (read when the file is opened, so building layers never touches the file)."""
 
     role: str
     dataset: h5py.Dataset
     source: str
+    shape: tuple[int, ...]
+    dtype: str
+
+    @property
+    def ndim(self) -> int:
+        """The number of dimensions."""
+        return len(self.shape)
 
 
 LayerKey = tuple[str, ...]
 """Enclosing model names then the layer's own name."""
 
 
-def checked_dataset(node: object, where: str) -> h5py.Dataset:
-    """``node`` as a numeric dataset whose declared size the file can actually hold."""
+def stored_weight(role: str, node: object, where: str) -> StoredWeight:
+    """``node`` as the weight ``role``: a numeric dataset whose declared size the file can actually hold."""
     if not isinstance(node, h5py.Dataset):
         raise LoadError(f"{where}: is not a dataset")
-    if node.dtype.kind not in "fiub":
-        raise LoadError(f"{where}: has dtype {node.dtype}, not a number type")
-    if node.is_virtual or node.external:
-        kind = "a virtual dataset" if node.is_virtual else "a dataset with external storage"
+    facts = dataset_facts(node, where)
+    if facts.shape is None:
+        raise LoadError(f"{where}: is an empty dataset (it has no shape)")
+    if facts.dtype.kind not in "fiub":
+        raise LoadError(f"{where}: has dtype {facts.dtype}, not a number type")
+    if facts.virtual or facts.external:
+        kind = "a virtual dataset" if facts.virtual else "a dataset with external storage"
         raise LoadError(f"{where}: is {kind}, whose bytes live in other files, never read")
-    stored = node.id.get_storage_size()
-    declared = node.size * node.dtype.itemsize
-    limit = stored * (MAX_COMPRESSION if node.compression else 1)
+    declared = math.prod(facts.shape) * facts.dtype.itemsize
+    limit = facts.stored_bytes * (MAX_COMPRESSION if facts.compressed else 1)
     if declared > max(limit, 0) and declared > 0:
-        raise LoadError(f"{where}: declares shape {node.shape} ({declared:,} bytes) but stores {stored:,} bytes")
-    return node
+        raise LoadError(
+            f"{where}: declares shape {facts.shape} ({declared:,} bytes) but stores {facts.stored_bytes:,} bytes"
+        )
+    return StoredWeight(role=role, dataset=node, source=facts.path, shape=facts.shape, dtype=str(facts.dtype))
 
 
 def _role(weight_name: str) -> str:
@@ -69,17 +83,16 @@ def legacy_table(group: h5py.Group, where: str) -> dict[str, list[tuple[str, Sto
     """Layer group name → ``(weight name, weight)`` in file order, through ``layer_names``/``weight_names``."""
     table: dict[str, list[tuple[str, StoredWeight]]] = {}
     for layer in string_list(group, "layer_names", where):
-        layer_group = group.get(layer)
+        layer_group = child(group, layer, f"{where}: layer {layer!r}")
         if not isinstance(layer_group, h5py.Group):
             raise LoadError(f"{where}: layer_names lists {layer!r}, but there is no such group")
         entries = []
         for name in string_list(layer_group, "weight_names", f"{where}: layer {layer!r}"):
-            node = layer_group.get(name)
             label = f"{where}: weight {layer}/{name}"
+            node = child(layer_group, name, label)
             if node is None:
                 raise LoadError(f"{label} is listed in weight_names but missing")
-            dataset = checked_dataset(node, label)
-            entries.append((name, StoredWeight(role=_role(name), dataset=dataset, source=dataset.name)))
+            entries.append((name, stored_weight(_role(name), node, label)))
         table[layer] = entries
     return table
 
@@ -99,9 +112,9 @@ def snake_case(class_name: str) -> str:
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
-def _numbered(group: h5py.Group) -> list[str]:
-    keys = [key for key in group if key.isdigit()]
-    return sorted(keys, key=int)
+def numbered(group: h5py.Group, where: str) -> list[str]:
+    """The names of ``group``'s members that are numbers (``vars/0``, ``vars/1``…), in numeric order."""
+    return sorted((key for key in names(group, where) if key.isascii() and key.isdigit()), key=int)
 
 
 def v3_roles(class_name: str, config: dict, count: int, keras2: bool = False) -> list[str]:
@@ -127,62 +140,74 @@ def v3_roles(class_name: str, config: dict, count: int, keras2: bool = False) ->
     return roles if len(roles) == count else [str(n) for n in range(count)]
 
 
-def _vars(group: h5py.Group, entry: LayerEntry, where: str, keras2: bool) -> list[StoredWeight]:
-    variables = group.get("vars")
+def _vars(group: h5py.Group, path: str, entry: LayerEntry, where: str, keras2: bool) -> list[StoredWeight]:
+    variables = child(group, "vars", f"{where}: {path}/vars")
     if variables is None:
         return []
     if not isinstance(variables, h5py.Group):
-        raise LoadError(f"{where}: {group.name}/vars is not a group")
-    keys = _numbered(variables)
+        raise LoadError(f"{where}: {path}/vars is not a group")
+    keys = numbered(variables, f"{where}: {path}/vars")
     roles = v3_roles(entry.class_name, entry.config, len(keys), keras2)
     weights = []
     for role, key in zip(roles, keys, strict=True):
-        dataset = checked_dataset(variables[key], f"{where}: weight {variables.name}/{key} of layer {entry.name!r}")
-        weights.append(StoredWeight(role=role, dataset=dataset, source=dataset.name))
+        label = f"{where}: weight {path}/vars/{key} of layer {entry.name!r}"
+        weights.append(stored_weight(role, member(variables, key, label), label))
     return weights
 
 
-def _group_names(container: h5py.Group) -> dict[str, str]:
+def _group_names(container: h5py.Group, path: str, where: str) -> dict[str, str]:
     """Layer name → key, from the ``vars`` groups' ``name`` attributes (Keras ≥ 3.x writes them)."""
-    names = {}
-    for key, child in container.items():
-        variables = child.get("vars") if isinstance(child, h5py.Group) else None
-        if isinstance(variables, h5py.Group) and "name" in variables.attrs:
-            names[text(variables.attrs["name"])] = key
-    return names
+    found = {}
+    for key in names(container, f"{where}: {path}"):
+        label = f"{where}: {path}/{key}"
+        group = child(container, key, label)
+        variables = child(group, "vars", f"{label}/vars") if isinstance(group, h5py.Group) else None
+        if isinstance(variables, h5py.Group) and has_attribute(variables, "name", f"{label}/vars"):
+            found[text(attribute(variables, "name", f"{label}/vars"))] = key
+    return found
 
 
 def _children(entry: LayerEntry) -> Iterator[LayerEntry]:
     """``model.layers`` of a model entry: a Sequential leaves out its InputLayer, a Functional keeps it."""
-    for child in entry.children:
-        if entry.functional or child.class_name != "InputLayer":
-            yield child
+    for item in entry.children:
+        if entry.functional or item.class_name != "InputLayer":
+            yield item
 
 
 def v3_table(
-    container: h5py.Group, model: LayerEntry, where: str, keras2: bool = False, path: LayerKey = ()
+    container: h5py.Group,
+    model: LayerEntry,
+    where: str,
+    keras2: bool = False,
+    path: LayerKey = (),
+    group_path: str = "",
 ) -> dict[LayerKey, list[StoredWeight]]:
-    """Leaf layer key → weights, walking the config's layer tree and the ``layers`` groups together."""
-    layers = container.get("layers")
+    """Leaf layer key → weights, walking the config's layer tree and the ``layers`` groups together.
+
+    ``group_path`` is ``container``'s path in the file (``""`` for the root), for messages.
+    """
+    layers_path = f"{group_path}/layers"
+    layers = child(container, "layers", f"{where}: {layers_path}")
     if layers is None:
         return {}
     if not isinstance(layers, h5py.Group):
-        raise LoadError(f"{where}: {container.name}/layers is not a group")
-    named = _group_names(layers)
+        raise LoadError(f"{where}: {layers_path} is not a group")
+    named = _group_names(layers, layers_path, where)
     counts: dict[str, int] = {}
     table: dict[LayerKey, list[StoredWeight]] = {}
-    for child in _children(model):
-        base = snake_case(child.class_name)
+    for entry in _children(model):
+        base = snake_case(entry.class_name)
         count = counts.get(base, 0)
         counts[base] = count + 1
-        key = named.get(child.name, base if count == 0 else f"{base}_{count}")
-        group = layers.get(key)
+        key = named.get(entry.name, base if count == 0 else f"{base}_{count}")
+        key_path = f"{layers_path}/{key}"
+        group = child(layers, key, f"{where}: {key_path}")
         if group is None:
             continue
         if not isinstance(group, h5py.Group):
-            raise LoadError(f"{where}: {layers.name}/{key} is not a group")
-        if child.children:
-            table.update(v3_table(group, child, where, keras2, (*path, child.name)))
+            raise LoadError(f"{where}: {key_path} is not a group")
+        if entry.children:
+            table.update(v3_table(group, entry, where, keras2, (*path, entry.name), key_path))
         else:
-            table[(*path, child.name)] = _vars(group, child, where, keras2)
+            table[(*path, entry.name)] = _vars(group, key_path, entry, where, keras2)
     return table

@@ -16,7 +16,8 @@ import h5py
 from inspector.errors import LoadError
 from inspector.plugins.keras.archive import text
 from inspector.plugins.keras.config import MAX_NESTING, LayerCall
-from inspector.plugins.keras.weights import StoredWeight, checked_dataset, legacy_table, snake_case, v3_roles
+from inspector.plugins.keras.hdf5_access import attribute, child, has_attribute, member, names
+from inspector.plugins.keras.weights import StoredWeight, legacy_table, numbered, snake_case, stored_weight, v3_roles
 
 _CONV_CLASSES = [
     f"{base}{rank}D{tail}"
@@ -28,16 +29,16 @@ KNOWN_CLASSES = {snake_case(name): name for name in (*_CONV_CLASSES, "Dense", "B
 
 def _legacy_class(roles: dict[str, StoredWeight]) -> str:
     if "pointwise_kernel" in roles:
-        return f"SeparableConv{roles['pointwise_kernel'].dataset.ndim - 2}D"
+        return f"SeparableConv{roles['pointwise_kernel'].ndim - 2}D"
     if "depthwise_kernel" in roles:
-        return f"DepthwiseConv{roles['depthwise_kernel'].dataset.ndim - 2}D"
+        return f"DepthwiseConv{roles['depthwise_kernel'].ndim - 2}D"
     if "moving_mean" in roles or "gamma" in roles:
         return "BatchNormalization"
     kernel = roles.get("kernel")
-    if kernel is not None and kernel.dataset.ndim == 2:
+    if kernel is not None and kernel.ndim == 2:
         return "Dense"
-    if kernel is not None and 3 <= kernel.dataset.ndim <= 5:
-        return f"Conv{kernel.dataset.ndim - 2}D"
+    if kernel is not None and 3 <= kernel.ndim <= 5:
+        return f"Conv{kernel.ndim - 2}D"
     return "?"
 
 
@@ -74,34 +75,40 @@ def legacy_calls(root: h5py.Group, where: str) -> list[tuple[LayerCall, list[Sto
 def v3_calls(root: h5py.Group, where: str) -> list[tuple[LayerCall, list[StoredWeight]]]:
     """Layers of a Keras 3 ``.weights.h5``: each ``layers/<key>`` (nested models recursed), in key order."""
     calls: list[tuple[LayerCall, list[StoredWeight]]] = []
-    _walk(root, where, calls, depth=0)
+    _walk(root, "", where, calls, depth=0)
     return calls
 
 
-def _walk(container: h5py.Group, where: str, calls: list[tuple[LayerCall, list[StoredWeight]]], depth: int) -> None:
+def _walk(
+    container: h5py.Group, path: str, where: str, calls: list[tuple[LayerCall, list[StoredWeight]]], depth: int
+) -> None:
+    """Add the layers under ``container`` (at ``path`` in the file, ``""`` for the root) to ``calls``."""
     if depth > MAX_NESTING:
         raise LoadError(f"{where}: nests layer groups more than {MAX_NESTING} deep (a link cycle?)")
-    layers = container.get("layers")
+    layers_path = f"{path}/layers"
+    layers = child(container, "layers", f"{where}: {layers_path}")
     if not isinstance(layers, h5py.Group):
         return
-    for key in sorted(layers, key=_natural):
-        group = layers[key]
+    for key in sorted(names(layers, f"{where}: {layers_path}"), key=_natural):
+        group_path = f"{layers_path}/{key}"
+        group = member(layers, key, f"{where}: {group_path}")
         if not isinstance(group, h5py.Group):
-            raise LoadError(f"{where}: {group.name} is not a group")
-        if isinstance(group.get("layers"), h5py.Group):
-            _walk(group, where, calls, depth + 1)
+            raise LoadError(f"{where}: {group_path} is not a group")
+        if isinstance(child(group, "layers", f"{where}: {group_path}/layers"), h5py.Group):
+            _walk(group, group_path, where, calls, depth + 1)
             continue
-        variables = group.get("vars")
-        keys = sorted((k for k in variables if k.isdigit()), key=int) if isinstance(variables, h5py.Group) else []
+        vars_path = f"{group_path}/vars"
+        variables = child(group, "vars", f"{where}: {vars_path}")
+        is_group = isinstance(variables, h5py.Group)
+        keys = numbered(variables, f"{where}: {vars_path}") if is_group else []
         class_name = KNOWN_CLASSES.get(re.sub(r"_\d+$", "", key), "?")
-        name = text(variables.attrs["name"]) if isinstance(variables, h5py.Group) and "name" in variables.attrs else key
+        named = is_group and has_attribute(variables, "name", f"{where}: {vars_path}")
+        name = text(attribute(variables, "name", f"{where}: {vars_path}")) if named else key
         roles = v3_roles(class_name, {}, len(keys))
-        weights = [
-            StoredWeight(
-                role, checked_dataset(variables[k], f"{where}: weight {variables.name}/{k}"), variables[k].name
-            )
-            for role, k in zip(roles, keys, strict=True)
-        ]
+        weights = []
+        for role, k in zip(roles, keys, strict=True):
+            label = f"{where}: weight {vars_path}/{k}"
+            weights.append(stored_weight(role, member(variables, k, label), label))
         previous = calls[-1][0].layer if calls else None
         calls.append((_call(name, class_name, previous), weights))
 

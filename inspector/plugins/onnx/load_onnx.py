@@ -228,6 +228,7 @@ def _dequantized(weight: Weight | None, scale: Weight | None, zero_point: Weight
         dtype="float32",
         trainable=weight.trainable,
         read_native=read,
+        parts=tuple(part for part in (weight, scale, zero_point) if part is not None),
     )
 
 
