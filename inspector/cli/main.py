@@ -6,6 +6,7 @@ Exit codes: 0 everything checked holds, 1 a check failed, 2 usage error or unrea
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import sys
@@ -192,40 +193,42 @@ def run_inspect(argv: Sequence[str]) -> int:
     validation = validation_options(arguments, input_shapes)
     options = Options(raise_errors=raise_errors_requested(), input_shapes=input_shapes)
     manager = get_plugin_manager()
-    reports: list[Report] = []
-    worst = EXIT_OK
-    for path in arguments.models:
-        try:
-            report = inspect_model(path, plugin_manager=manager, options=options)
-        except InspectorError as error:
-            if arguments.debug:
-                traceback.print_exc()
-            print(f"inspect: error: {one_line(error)}", file=sys.stderr)
-            worst = max(worst, EXIT_USAGE)
-            continue
-        if arguments.layer is not None and arguments.layer not in {layer.name for layer in report.model.layers}:
-            raise _layer_error(report.model, f"no layer named {arguments.layer!r}")
-        for name, channel in filters:
-            _check_filter(report.model, name, channel)
-        reports.append(report)
-        worst = max(worst, report.exit_code)
-    unmatched = sorted(set(input_shapes) - {t.name for report in reports for t in report.model.inputs})
-    if reports and unmatched:
-        raise UsageError(f"--input-shape names {unmatched[0]!r}, which is no input of the models given")
-    if reports and validation is not None:
-        reports = validate_reports(reports, validation)
-        worst = max([worst, *(report.exit_code for report in reports)])
-    if reports:
-        if arguments.export_filters is not None:
-            _export(reports[0].model, arguments.export_filters)
-        if arguments.format == "json":
-            text = render_json(reports, layer=arguments.layer, filters=filters)
-        else:
-            terminal = arguments.output is None and sys.stdout.isatty()
-            text = _render_text(reports, arguments.layer, filters, terminal)
-        _write(text, arguments.output)
-        if arguments.junit is not None:
-            _write(junit_xml(reports), arguments.junit)
+    with contextlib.ExitStack() as open_models:  # every model's files are closed, however the run ends
+        reports: list[Report] = []
+        worst = EXIT_OK
+        for path in arguments.models:
+            try:
+                report = inspect_model(path, plugin_manager=manager, options=options)
+            except InspectorError as error:
+                if arguments.debug:
+                    traceback.print_exc()
+                print(f"inspect: error: {one_line(error)}", file=sys.stderr)
+                worst = max(worst, EXIT_USAGE)
+                continue
+            open_models.callback(report.model.close)
+            if arguments.layer is not None and arguments.layer not in {layer.name for layer in report.model.layers}:
+                raise _layer_error(report.model, f"no layer named {arguments.layer!r}")
+            for name, channel in filters:
+                _check_filter(report.model, name, channel)
+            reports.append(report)
+            worst = max(worst, report.exit_code)
+        unmatched = sorted(set(input_shapes) - {t.name for report in reports for t in report.model.inputs})
+        if reports and unmatched:
+            raise UsageError(f"--input-shape names {unmatched[0]!r}, which is no input of the models given")
+        if reports and validation is not None:
+            reports = validate_reports(reports, validation)
+            worst = max([worst, *(report.exit_code for report in reports)])
+        if reports:
+            if arguments.export_filters is not None:
+                _export(reports[0].model, arguments.export_filters)
+            if arguments.format == "json":
+                text = render_json(reports, layer=arguments.layer, filters=filters)
+            else:
+                terminal = arguments.output is None and sys.stdout.isatty()
+                text = _render_text(reports, arguments.layer, filters, terminal)
+            _write(text, arguments.output)
+            if arguments.junit is not None:
+                _write(junit_xml(reports), arguments.junit)
     return worst
 
 

@@ -28,6 +28,7 @@ from onnx import helper
 from inspector.errors import LoadError
 from inspector.hookspecs import hookimpl
 from inspector.model.common import ConvLayer, Model, Shape, Weight
+from inspector.plugins.onnx.onnx_errors import UNREADABLE
 from inspector.plugins.onnx.tensors import tensor_reader
 from inspector.validation.captured import Captured, LayerRun
 
@@ -183,7 +184,7 @@ class CaptureRunner:
         self.settings = settings
         try:
             proto = onnx.load_model(str(self.path), load_external_data=False)
-        except Exception as error:
+        except UNREADABLE as error:
             raise LoadError(f"{self.path}: not a readable ONNX model ({error})") from None
         self.external: dict[str, np.ndarray] = {}
         for tensor in proto.graph.initializer:

@@ -19,6 +19,7 @@ from onnx import helper, numpy_helper
 
 from inspector.errors import LoadError
 from inspector.model.common import Shape
+from inspector.plugins.onnx.onnx_errors import NOT_COMPUTED, NOT_INFERRED
 from inspector.plugins.onnx.tensors import tensor_dtype, tensor_reader
 
 # Ops never folded into constants: random ones (not a function of their inputs alone), and ones whose cost grows
@@ -250,7 +251,7 @@ class GraphScope:
         model = helper.make_model(graph, opset_imports=self.opsets)
         try:
             return _run_reference(model, name)
-        except Exception as error:
+        except NOT_COMPUTED as error:
             raise LoadError(f"{self.file_label}: cannot compute constant {name!r}: {error}") from error
 
 
@@ -285,7 +286,7 @@ def _check_fold(nodes: list[onnx.NodeProto], feeds: dict[str, np.ndarray], name:
     )
     try:
         inferred = onnx.shape_inference.infer_shapes(helper.make_model(graph, opset_imports=opsets), data_prop=True)
-    except Exception:
+    except NOT_INFERRED:
         return  # the evaluation reports what is wrong
     for value in [*inferred.graph.value_info, *inferred.graph.output]:
         dims = shape_of(value.type) or ()

@@ -22,6 +22,7 @@ from inspector.model.padding import AUTO_PAD_MODES, conv_pads, conv_transpose_pa
 from inspector.options import Options
 from inspector.plugins.onnx.attributes import NodeAttributes
 from inspector.plugins.onnx.graph import GraphScope, named_subgraphs
+from inspector.plugins.onnx.onnx_errors import NOT_INFERRED, UNREADABLE
 from inspector.plugins.onnx.shapes import infer_shapes, open_dims
 from inspector.plugins.onnx.strings import non_utf8_string
 
@@ -59,7 +60,7 @@ def read_onnx(path: Path, input_shapes: Mapping[str, tuple[int, ...]] | None = N
         raise LoadError(f"{path}: {size:,} bytes, past protobuf's 2 GiB limit for an ONNX file")
     try:
         proto = onnx.load_model(str(path), load_external_data=False)
-    except Exception as error:
+    except UNREADABLE as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         if "MaxDepth" in reason or isinstance(error, RecursionError):
             reason = f"messages nested deeper than protobuf allows, control flow nested too deep? {reason}"
@@ -76,7 +77,7 @@ def read_onnx(path: Path, input_shapes: Mapping[str, tuple[int, ...]] | None = N
     lifted: dict[str, bytes] = {}
     try:
         inferred, lifted = infer_shapes(proto)
-    except Exception as error:
+    except NOT_INFERRED as error:
         inferred = proto
         notes.append(
             Finding(

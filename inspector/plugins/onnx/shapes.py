@@ -32,7 +32,7 @@ def infer_shapes(proto: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, byt
             tensor.ClearField("raw_data")
     try:
         return onnx.shape_inference.infer_shapes(proto, data_prop=True), lifted
-    except Exception:
+    except BaseException:  # put the weights back whatever happened, and let it go on
         _put_back(proto, lifted)
         raise
 
