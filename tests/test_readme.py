@@ -48,7 +48,7 @@ WILDCARDS = {"...", "…"}
 @dataclass(frozen=True)
 class Block:
     line: int  # README line of the block's first line of content
-    kind: str  # "python", "toml", "json", "console", "json-sketch", "shell" or "unknown"
+    kind: str  # "python", "toml", "json", "console", "json-sketch", "shell", "tree" or "unknown"
     text: str
     not_run: str | None  # the reason of a <!-- not run: ... --> marker right before the block
 
@@ -67,6 +67,8 @@ def _kind(lang: str, text: str) -> str:
         return "console"
     if lang == "" and first == "{":
         return "json-sketch"
+    if lang == "" and first.endswith("/"):
+        return "tree"
     return "unknown"
 
 
@@ -401,6 +403,31 @@ def test_json_sketch_names_real_keys(block: Block):
         result = run_inspect(["--format", "json", *args])
         _keys(json.loads(result.stdout), real)
     assert named - real == set(), "the README's JSON sketch names keys that no report has"
+
+
+@pytest.mark.parametrize("block", blocks_of("tree"))
+def test_tree_names_real_paths(block: Block):
+    # Each entry line names paths (``model/``, ``errors.py, version.py``) before its description; a folder opens a
+    # level, its entries indented under it.  Lines indented as far as the descriptions continue one.
+    root = README.parent
+    stack: list[tuple[int, Path]] = []
+    checked = 0
+    for line in block.text.splitlines():
+        indent = len(line) - len(line.lstrip())
+        if not line.strip() or indent >= 20:
+            continue
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        parent = stack[-1][1] if stack else root
+        for token in line.strip().split("  ")[0].split(", "):
+            name = token.split(" ")[0]
+            if re.fullmatch(r"[\w./-]+(/|\.py|\.txt)", name):
+                path = parent / name.rstrip("/")
+                assert path.exists(), f"README's layout names {path.relative_to(root)}, which does not exist"
+                checked += 1
+                if name.endswith("/") and token == name:
+                    stack.append((indent, path))
+    assert checked > 10
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -51,9 +51,9 @@ def json_ready(array: np.ndarray) -> Any:
 
 def filter_stats(layer: ConvLayer) -> FilterStats:
     """The statistics of every filter of ``layer`` (raises ``FilterError`` when its weight cannot be sliced)."""
-    values = layer.as_matrix().astype(np.float64, copy=False)
-    width = values.shape[1]  # a filter has at least one weight
     with np.errstate(invalid="ignore", over="ignore"):
+        values = layer.as_matrix().astype(np.float64, copy=False)
+        width = values.shape[1]  # a filter has at least one weight
         low, high = values.min(axis=1, initial=np.inf), values.max(axis=1, initial=-np.inf)
         return FilterStats(
             l1=np.abs(values).sum(axis=1),
