@@ -28,7 +28,6 @@ from inspector.model.findings import Finding
 from inspector.options import Options
 from inspector.plugin_manager import analyze_model, get_plugin_manager, load_model
 from inspector.report.model_report import Report, inspect_model
-from inspector.report.validation_text import validation_text
 from inspector.validation.options import ValidationOptions
 from inspector.validation.result import ValidationResult
 from inspector.version import __version__
@@ -106,10 +105,17 @@ def validate(
     """Rerun every conv layer with the NumPy engine and compare it with onnxruntime, down to the output channel.
 
     ``settings`` are ``ValidationOptions`` fields (``seed=1``, ``atol=1e-4``, ``layer_atol={"conv1": 1e-3}``),
-    ``progress`` and ``plugin_manager``; see :func:`inspector.validation.validate`.  For example
+    ``progress`` and ``plugin_manager``; see :func:`inspector.validation.run.validate`.  For example
     ``inspector.validate("samples/seed.onnx").passed`` is True, and ``result["conv2"].comparison.worst_channel``
     names the output channel that came closest to its tolerance.
     """
     from inspector.validation.run import validate as run_validation  # onnxruntime is imported only when validating
 
     return run_validation(model_or_path, options, **settings)  # type: ignore[arg-type]
+
+
+def validation_text(result: ValidationResult) -> str:
+    """The per-layer validation table of ``result`` as plain text, headed by the model's path."""
+    from inspector.report.validation_text import validation_text as render  # rich only when rendering
+
+    return render(result)

@@ -17,10 +17,9 @@ import pluggy
 from inspector.model.common import ConvLayer, Model
 from inspector.model.findings import Finding
 from inspector.options import Options
-from inspector.validation.captured import Captured, LayerRun
+from inspector.validation.captured import Captured, LayerRun, ModelInputs
 
 if TYPE_CHECKING:
-    from inspector.validation.inputs import Feeds
     from inspector.validation.runtime import RuntimeSettings
 
 hookspec = pluggy.HookspecMarker("inspector")
@@ -50,7 +49,7 @@ def analyze_model(model: Model, options: Options) -> list[Finding] | None:
 def capture_layers(
     model: Model,
     layers: Sequence[ConvLayer],
-    feeds: Callable[[], Feeds],
+    feeds: Callable[[], ModelInputs],
     runtime: RuntimeSettings,
     budget_bytes: float,
 ) -> Iterator[Captured] | None:

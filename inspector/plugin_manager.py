@@ -28,9 +28,9 @@ ENTRY_POINT_GROUP = "inspector"
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "inspector.plugins.onnx.load_onnx",
-    "inspector.plugins.onnx.capture",
+    "inspector.plugins.onnx.capture_onnx",
     "inspector.plugins.keras.load_keras",
-    "inspector.plugins.keras.run_layer",
+    "inspector.plugins.keras.run_keras_layer",
     "inspector.plugins.analyze_params",
     "inspector.plugins.analyze_filters",
 )
@@ -42,7 +42,7 @@ def get_plugin_manager(*, load_entry_points: bool = True) -> pluggy.PluginManage
     manager.add_hookspecs(hookspecs)
     for module_name in DEFAULT_PLUGINS:
         module = importlib.import_module(module_name)
-        manager.register(module, name=module_name.removeprefix("inspector.plugins."))
+        manager.register(module, name=module_name.rsplit(".", 1)[-1])
     if load_entry_points:
         try:
             manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
@@ -130,9 +130,9 @@ def _isolated(function: Callable[..., Any], plugin: str) -> Callable[..., Any]:
         return function
 
     @functools.wraps(function)
-    def isolated(*args: Any) -> list[Finding]:
+    def isolated(*args: Any, **kwargs: Any) -> list[Finding]:
         try:
-            result = function(*args)
+            result = function(*args, **kwargs)
             if result is None:
                 return []
             if not isinstance(result, list | tuple) or not all(isinstance(f, Finding) for f in result):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,9 @@ from inspector.report.json_report import schema
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
+if os.environ.get("INSPECTOR_TEST_INSTALLED") and Path(inspector.__file__).resolve().is_relative_to(SAMPLES.parent):
+    raise RuntimeError(f"INSPECTOR_TEST_INSTALLED: the tests import {inspector.__file__}, not the installed package")
+
 
 @pytest.fixture
 def manager():
@@ -27,7 +31,7 @@ def manager():
 
 @pytest.fixture
 def load(manager):
-    """Load a model with the fresh manager, re-raising analyzer errors."""
+    """Load a model with the fresh manager."""
 
     def _load(path):
         return inspector.load(path, plugin_manager=manager)

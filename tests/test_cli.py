@@ -78,4 +78,4 @@ def test_plugins_listing():
     result = run("plugins", "--json")
     assert result.returncode == 0
     names = [entry["name"] for entry in json.loads(result.stdout)]
-    assert names == sorted(names) and {"onnx.load_onnx", "onnx.capture", "analyze_params"} <= set(names)
+    assert names == sorted(names) and {"load_onnx", "capture_onnx", "analyze_params"} <= set(names)

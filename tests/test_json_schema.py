@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
+import inspector
 from inspector.cli.main import main
 from inspector.report.json_report import SCHEMA_VERSION, json_document, schema, schema_text
 from inspector.report.model_report import inspect_model
 from tests.conftest import SAMPLES, report_json
 from tests.test_cli import run
 
-PACKAGE_SCHEMA = Path(__file__).resolve().parent.parent / "inspector" / "report" / "schema.json"
+PACKAGE_SCHEMA = Path(inspector.__file__).resolve().parent / "report" / "schema.json"
 EVERY_SAMPLE = sorted(
     path.relative_to(SAMPLES).as_posix()
     for pattern in ("*.onnx", "*.h5", "*.keras", "keras/*.onnx", "keras/*.h5", "keras/*.keras")

@@ -17,7 +17,7 @@ import pytest
 from inspector.cli.main import main
 from inspector.errors import LoadError
 from inspector.plugins.keras import hdf5_access
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, report_json
 from tests.hostile.corpus_keras_zip import rezip
 from tests.hostile.keras_build import Edit, functional_file, put, replace, sequential_file
 
@@ -238,5 +238,8 @@ FORMERLY_CRASHING = {
 def test_files_that_crashed_the_reader_get_a_clean_answer(name, tmp_path, capsys):
     build, code, fragment = FORMERLY_CRASHING[name]
     assert main([str(build(tmp_path)), "--format", "json"]) == code
-    stderr = capsys.readouterr().err
+    captured = capsys.readouterr()
+    if code != 2:
+        report_json(captured.out)
+    stderr = captured.err
     assert fragment in stderr and "internal error" not in stderr, stderr

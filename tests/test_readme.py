@@ -37,6 +37,9 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+import inspector
+from tests.conftest import report_json
+
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 
@@ -401,7 +404,7 @@ def test_json_sketch_names_real_keys(block: Block):
         ["samples/broken_grouped.onnx"],
     ):
         result = run_inspect(["--format", "json", *args])
-        _keys(json.loads(result.stdout), real)
+        _keys(report_json(result.stdout), real)
     assert named - real == set(), "the README's JSON sketch names keys that no report has"
 
 
@@ -410,6 +413,7 @@ def test_tree_names_real_paths(block: Block):
     # Each entry line names paths (``model/``, ``errors.py, version.py``) before its description; a folder opens a
     # level, its entries indented under it.  Lines indented as far as the descriptions continue one.
     root = README.parent
+    package = Path(inspector.__file__).resolve().parent  # the package as installed, laid out as in the checkout
     stack: list[tuple[int, Path]] = []
     checked = 0
     for line in block.text.splitlines():
@@ -422,8 +426,8 @@ def test_tree_names_real_paths(block: Block):
         for token in line.strip().split("  ")[0].split(", "):
             name = token.split(" ")[0]
             if re.fullmatch(r"[\w./-]+(/|\.py|\.txt)", name):
-                path = parent / name.rstrip("/")
-                assert path.exists(), f"README's layout names {path.relative_to(root)}, which does not exist"
+                path = package if (parent, name) == (root, "inspector/") else parent / name.rstrip("/")
+                assert path.exists(), f"README's layout names {path}, which does not exist"
                 checked += 1
                 if name.endswith("/") and token == name:
                     stack.append((indent, path))

@@ -216,7 +216,7 @@ def run_inspect(argv: Sequence[str]) -> int:
         if reports and unmatched:
             raise UsageError(f"--input-shape names {unmatched[0]!r}, which is no input of the models given")
         if reports and validation is not None:
-            reports = validate_reports(reports, validation)
+            reports = validate_reports(reports, validation, manager)
             worst = max([worst, *(report.exit_code for report in reports)])
         if reports:
             if arguments.export_filters is not None:

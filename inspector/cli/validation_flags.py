@@ -12,6 +12,8 @@ import sys
 from collections.abc import Mapping
 from typing import TextIO
 
+import pluggy
+
 from inspector.errors import ValidationError
 from inspector.report.model_report import Report
 from inspector.validation.options import DEFAULT_MAX_CAPTURE_MB, GRAPH_OPTIMIZATIONS, ValidationOptions
@@ -134,8 +136,14 @@ def validation_options(
     return ValidationOptions(**settings)  # type: ignore[arg-type]
 
 
-def validate_reports(reports: list[Report], options: ValidationOptions, stream: TextIO | None = None) -> list[Report]:
-    """Each report with its model validated (a progress bar on ``stream``, stderr by default, if a terminal).
+def validate_reports(
+    reports: list[Report],
+    options: ValidationOptions,
+    manager: pluggy.PluginManager,
+    stream: TextIO | None = None,
+) -> list[Report]:
+    """Each report with its model validated by ``manager``'s plugins (a progress bar on ``stream``, stderr by
+    default, if a terminal).
 
     A per-layer tolerance or an input shape must name a layer or input of at least one of the models; each
     model gets the ones that name its own.
@@ -150,6 +158,6 @@ def validate_reports(reports: list[Report], options: ValidationOptions, stream: 
     validated = []
     for report in reports:
         with progress_bar(stream or sys.stderr, report.model.path) as progress:
-            result = validate(report.model, options.for_model(report.model), progress=progress)
+            result = validate(report.model, options.for_model(report.model), progress=progress, plugin_manager=manager)
         validated.append(report.with_validation(result))
     return validated

@@ -27,7 +27,6 @@ Dim = int | str
 Shape = tuple[Dim, ...]
 
 LayerKind = Literal["conv", "conv_transpose", "dense", "batch_norm", "other"]
-CONV_KINDS = ("conv", "conv_transpose")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,22 +31,6 @@ class FilterStats:
     zero_fraction: np.ndarray
     max_abs: np.ndarray
     finite: np.ndarray
-
-    def records(self) -> list[dict[str, Any]]:
-        """One JSON-ready dict per output channel; values that are NaN or Inf become ``None``."""
-        columns = [json_ready(getattr(self, name)) for name in COLUMNS]
-        return [
-            {"channel": channel, **dict(zip(COLUMNS, row, strict=True))}
-            for channel, row in enumerate(zip(*columns, strict=True))
-        ]
-
-
-def json_ready(array: np.ndarray) -> Any:
-    """``array`` as nested lists of Python numbers, NaN and Inf as ``None`` (JSON has no such numbers)."""
-    values = np.asarray(array)
-    ready = values.astype(object)
-    ready[~np.isfinite(values)] = None
-    return ready.tolist()
 
 
 def filter_stats(layer: ConvLayer) -> FilterStats:

@@ -13,9 +13,11 @@ from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
+import numpy as np
+
 from inspector.errors import FilterError
 from inspector.model.common import ConvLayer, DenseLayer, Layer, Shape
-from inspector.model.filter_stats import filter_stats, json_ready
+from inspector.model.filter_stats import COLUMNS, filter_stats
 from inspector.model.findings import Finding
 from inspector.model.slicing import checked_weight
 from inspector.report.explain import explain_layer
@@ -200,9 +202,22 @@ def filter_dict(layer: ConvLayer, o: int) -> dict[str, Any]:
 def stats_records(layer: ConvLayer) -> list[dict[str, Any]] | None:
     """The per-filter statistics of ``layer``, one record per output channel; ``None`` when it cannot be sliced."""
     try:
-        return filter_stats(layer).records()
+        stats = filter_stats(layer)
     except FilterError:
         return None
+    columns = [json_ready(getattr(stats, name)) for name in COLUMNS]
+    return [
+        {"channel": channel, **dict(zip(COLUMNS, row, strict=True))}
+        for channel, row in enumerate(zip(*columns, strict=True))
+    ]
+
+
+def json_ready(array: np.ndarray) -> Any:
+    """``array`` as nested lists of Python numbers, NaN and Inf as ``None`` (JSON has no such numbers)."""
+    values = np.asarray(array)
+    ready = values.astype(object)
+    ready[~np.isfinite(values)] = None
+    return ready.tolist()
 
 
 def explanation_dict(layer: Layer) -> dict[str, Any]:

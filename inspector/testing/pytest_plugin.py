@@ -18,7 +18,7 @@ from inspector.errors import InspectorError
 from inspector.model.common import Model
 from inspector.model.input_shapes import parse_input_shape
 from inspector.options import Options
-from inspector.plugin_manager import load_model
+from inspector.plugin_manager import get_plugin_manager, load_model
 from inspector.validation.options import ValidationOptions
 from inspector.validation.result import LayerValidation, ValidationResult
 
@@ -77,7 +77,8 @@ class ModelFile(pytest.File):
         self.options = options
 
     def collect(self) -> Iterator[pytest.Item]:
-        self._model = load_model(self.path, options=Options(input_shapes=self.options.input_shapes))
+        self.manager = get_plugin_manager()  # loads the model and answers the validation hooks
+        self._model = load_model(self.path, self.manager, Options(input_shapes=self.options.input_shapes))
         for layer in self._model.conv_layers:
             yield LayerItem.from_parent(self, name=layer.name)
 
@@ -88,7 +89,7 @@ class ModelFile(pytest.File):
 
             try:
                 assert self._model is not None  # items exist only once collect() loaded the model
-                self._result = validate(self._model, self.options.for_model(self._model))
+                self._result = validate(self._model, self.options.for_model(self._model), plugin_manager=self.manager)
             except InspectorError as error:
                 self._result = error
         if isinstance(self._result, InspectorError):

@@ -8,10 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from inspector.model.common import ConvLayer
+
+
+class ModelInputs(Protocol):
+    """What ``capture_layers``' ``feeds()`` returns: an array per model input, and the size of each named dim."""
+
+    @property
+    def arrays(self) -> Mapping[str, np.ndarray]: ...
+
+    @property
+    def symbols(self) -> Mapping[str, int]: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,13 +1,11 @@
 """Layer-by-layer validation: every conv layer computed by onnxruntime and by the NumPy engine, and compared.
 
-ONNX models run once in onnxruntime on seeded random inputs (or the user's ``.npz``); each top-level conv's
-input and output are captured (:mod:`inspector.plugins.onnx.capture`, a bounded number of bytes a run) and the layer is
-recomputed by the engine from that same input.  Convs in control-flow bodies, the layers of a model onnxruntime
-cannot run whole, and every conv of other formats (Keras) run standalone: the layer as a one-node ONNX model
-(:mod:`inspector.validation.standalone`) on a seeded input of its input shape, in onnxruntime and in the engine.
-The engine sums in float64 and outputs compare under the rounding bound of :mod:`inspector.validation.rounding` (what
-onnxruntime's own rounding can explain, element by element); results are :mod:`inspector.validation.result`
-objects.
+What a model's format must supply comes through two hooks (:mod:`inspector.hookspecs`), which the format's plugin
+answers: ``capture_layers`` runs the whole model in onnxruntime on seeded random inputs (or the user's ``.npz``)
+and hands back what each conv it can capture saw and computed; every other conv goes through ``run_layer``, alone,
+on a seeded input of its input shape.  The engine recomputes each layer from the same input, summing in float64,
+and the outputs compare under the rounding bound of :mod:`inspector.validation.rounding` (what onnxruntime's own
+rounding can explain, element by element); results are :mod:`inspector.validation.result` objects.
 """
 
 from __future__ import annotations
@@ -63,7 +61,7 @@ def validate(
     progress
         Called after each layer (name, done, total).
     plugin_manager
-        Used to load a path.
+        Loads a path and answers the validation hooks; a new one (built-ins and installed plugins) by default.
 
     Raises
     ------
@@ -153,14 +151,14 @@ class _Validation:
 
     def _captured(self, layers: Sequence[ConvLayer]) -> None:
         """Validate the layers a plugin captures from whole-model runs; on a refusal the rest go standalone."""
-        captured = self.manager.hook.capture_layers(
-            model=self.model,
-            layers=layers,
-            feeds=self._feeds,
-            runtime=self.runtime,
-            budget_bytes=self.options.max_capture_mb * 2**20,
-        )
         try:
+            captured = self.manager.hook.capture_layers(
+                model=self.model,
+                layers=layers,
+                feeds=self._feeds,
+                runtime=self.runtime,
+                budget_bytes=self.options.max_capture_mb * 2**20,
+            )
             for item in captured or ():
                 self.capture_runs = max(self.capture_runs, item.run + 1)
                 self._record(self._compare(item.layer, Run("captured", item.providers), item.operands, item.output))

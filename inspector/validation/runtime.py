@@ -29,6 +29,14 @@ _NODE_FAILURE = re.compile(r"Non-zero status code returned while running (\w+) n
 _FATAL_ONLY = 4
 
 
+_OWN_ERRORS = vars(ort.capi.onnxruntime_pybind11_state).values()
+RUNTIME_ERRORS: tuple[type[Exception], ...] = (
+    *(e for e in _OWN_ERRORS if isinstance(e, type) and issubclass(e, Exception) and e.__module__.startswith("onnx")),
+    RuntimeError,
+)
+"""The exceptions onnxruntime raises for a model or input it will not take (its own types, and RuntimeError)."""
+
+
 class RuntimeRefusal(Exception):
     """onnxruntime would not load or run a model.
 
@@ -43,7 +51,11 @@ class RuntimeRefusal(Exception):
 
 def _refusal(error: Exception) -> RuntimeRefusal:
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    unsupported = type(error).__name__ == "NotImplemented" or "NOT_IMPLEMENTED" in text
+    unsupported = (
+        type(error).__name__ == "NotImplemented"
+        or "NOT_IMPLEMENTED" in text
+        or "only *guarantees* support for models stamped with official released onnx opset" in str(error)
+    )
     text = _NODE_FAILURE.sub(lambda m: f"{m[1]} node {m[2]!r}: ", _STATUS_PREFIX.sub("", text))
     return RuntimeRefusal(text, unsupported=unsupported)
 
@@ -197,7 +209,7 @@ def create_session(
     )
     try:
         return ort.InferenceSession(data, options, providers=list(settings.providers))
-    except Exception as error:  # onnxruntime raises its own exception types, all Exception subclasses
+    except RUNTIME_ERRORS as error:
         if profile is not None:
             shutil.rmtree(Path(profile).parent, ignore_errors=True)
         raise _refusal(error) from None
@@ -207,7 +219,7 @@ def run(session: ort.InferenceSession, outputs: Sequence[str], feeds: Mapping[st
     """``session.run``, with onnxruntime's errors turned into :class:`RuntimeRefusal`."""
     try:
         return session.run(list(outputs), dict(feeds))
-    except Exception as error:
+    except RUNTIME_ERRORS as error:
         raise _refusal(error) from None
 
 

@@ -20,6 +20,7 @@ import io
 import json
 import struct
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -204,7 +205,7 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path, li
     try:
         with archive.open(info) as member:
             data = member.read(limit + 1)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as error:
+    except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, NotImplementedError) as error:
         raise LoadError(f"{path}: cannot read {info.filename} ({error})") from None
     if len(data) > limit:
         raise LoadError(f"{path}: {info.filename} inflates past {limit:,} bytes")

@@ -94,12 +94,6 @@ def attribute(node: Node, key: str, where: str) -> Any:
         return node.attrs[key]
 
 
-def path_of(node: Node, where: str) -> str:
-    """The path ``node`` was opened by (``/model_weights/conv/conv/kernel:0``)."""
-    with _hdf5_call(where):
-        return str(node.name)
-
-
 @dataclass(frozen=True, slots=True)
 class DatasetFacts:
     """What a dataset's header says: shape (``None`` for an empty dataspace), dtype, where its bytes live and how

@@ -59,7 +59,7 @@ def read_onnx(path: Path, input_shapes: Mapping[str, tuple[int, ...]] | None = N
     if size > MAX_PROTO_BYTES:
         raise LoadError(f"{path}: {size:,} bytes, past protobuf's 2 GiB limit for an ONNX file")
     try:
-        proto = onnx.load_model(str(path), load_external_data=False)
+        proto = onnx.load_model(str(path), format="protobuf", load_external_data=False)
     except UNREADABLE as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         if "MaxDepth" in reason or isinstance(error, RecursionError):

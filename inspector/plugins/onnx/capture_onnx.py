@@ -30,10 +30,9 @@ from inspector.hookspecs import hookimpl
 from inspector.model.common import ConvLayer, Model, Shape, Weight
 from inspector.plugins.onnx.onnx_errors import UNREADABLE
 from inspector.plugins.onnx.tensors import tensor_reader
-from inspector.validation.captured import Captured, LayerRun
+from inspector.validation.captured import Captured, LayerRun, ModelInputs
 
 if TYPE_CHECKING:
-    from inspector.validation.inputs import Feeds
     from inspector.validation.runtime import Placement, RuntimeSettings
 
 BYTES_PER_ELEMENT = 4
@@ -49,7 +48,11 @@ OPERANDS: dict[str, tuple[str, ...]] = {
 
 @hookimpl(trylast=True)
 def capture_layers(
-    model: Model, layers: Sequence[ConvLayer], feeds: Callable[[], Feeds], runtime: RuntimeSettings, budget_bytes: float
+    model: Model,
+    layers: Sequence[ConvLayer],
+    feeds: Callable[[], ModelInputs],
+    runtime: RuntimeSettings,
+    budget_bytes: float,
 ) -> Iterator[Captured] | None:
     """The top-level convs of an ONNX model, captured from onnxruntime runs of the whole model."""
     if model.format != "onnx":
@@ -68,7 +71,11 @@ def run_layer(model: Model, layer: ConvLayer, x: np.ndarray, runtime: RuntimeSet
 
 
 def _captures(
-    model: Model, layers: Sequence[ConvLayer], feeds: Callable[[], Feeds], runtime: RuntimeSettings, budget_bytes: float
+    model: Model,
+    layers: Sequence[ConvLayer],
+    feeds: Callable[[], ModelInputs],
+    runtime: RuntimeSettings,
+    budget_bytes: float,
 ) -> Iterator[Captured]:
     runner = CaptureRunner(model.path, runtime)
     candidates = [layer for layer in layers if runner.computes(layer)]
@@ -183,7 +190,7 @@ class CaptureRunner:
         self.path = Path(path)
         self.settings = settings
         try:
-            proto = onnx.load_model(str(self.path), load_external_data=False)
+            proto = onnx.load_model(str(self.path), format="protobuf", load_external_data=False)
         except UNREADABLE as error:
             raise LoadError(f"{self.path}: not a readable ONNX model ({error})") from None
         self.external: dict[str, np.ndarray] = {}
