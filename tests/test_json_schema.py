@@ -54,7 +54,7 @@ def test_the_schema_is_a_valid_draft_2020_12_schema():
 
 def test_the_schema_is_package_data():
     assert schema_text() == PACKAGE_SCHEMA.read_text(encoding="utf-8")
-    pyproject = (PACKAGE_SCHEMA.parents[2] / "pyproject.toml").read_text()
+    pyproject = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
     assert '"report/schema.json"' in pyproject
 
 
