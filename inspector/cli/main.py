@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from inspector.cli.model_paths import expand_models
 from inspector.cli.supervise import run_with_deadline, supervised
 from inspector.cli.validation_flags import add_validation_arguments, validate_reports, validation_options
 from inspector.errors import FilterError, InspectorError
@@ -52,7 +53,12 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Also: 'inspect plugins [--json]' lists the registered plugins. "
         "Exit codes: 0 all checks hold, 1 a check failed, 2 usage error or unreadable model, 3 internal error.",
     )
-    parser.add_argument("models", nargs="*", metavar="MODEL", help="model files (.onnx, .h5, .keras)")
+    parser.add_argument(
+        "models",
+        nargs="*",
+        metavar="MODEL",
+        help="model files (.onnx, .h5, .keras), folders of them, or quoted glob patterns ('zoo/**/*.onnx')",
+    )
     parser.add_argument("--layer", metavar="NAME", help="explain one layer in plain words, with per-filter statistics")
     parser.add_argument(
         "--filter",
@@ -186,6 +192,7 @@ def run_inspect(argv: Sequence[str]) -> int:
         parser.error("the following arguments are required: MODEL")
     if arguments.timeout is not None and not supervised():
         return run_with_deadline(argv, arguments.timeout, arguments.models)
+    arguments.models = expand_models(arguments.models)  # a folder or a glob: the model files it stands for
     filters = [_filter_spec(spec) for spec in arguments.filter]
     if arguments.export_filters is not None and len(arguments.models) > 1:
         raise UsageError("--export-filters writes the filters of one model; give one MODEL")

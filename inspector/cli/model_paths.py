@@ -1,0 +1,48 @@
+"""``inspect``'s MODEL arguments: a folder stands for the model files under it, a glob pattern for its matches.
+
+A folder is walked recursively by :mod:`inspector.model.model_files` (.onnx, .h5, .keras, sorted, hidden files and
+folders skipped).  A pattern (``'models/*.onnx'``, ``'zoo/**/*.h5'``, quoted so that the shell leaves it) is
+expanded here: the folders it matches as folders, its files by the same rule, sorted.  Any other argument, a file
+above all, passes as given, so a folder reports exactly as the list of its files would.
+"""
+
+from __future__ import annotations
+
+import glob
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from inspector.errors import LoadError
+from inspector.model.model_files import MODEL_SUFFIXES, is_model_file, model_files
+
+_PATTERN = re.compile(r"[*?[]")
+
+
+def expand_models(arguments: Sequence[str]) -> list[str]:
+    """The model paths that ``arguments`` stand for, in order; ``LoadError`` for a folder or pattern with none."""
+    return [path for argument in arguments for path in _expand(argument)]
+
+
+def _expand(argument: str) -> list[str]:
+    path = Path(argument)
+    if path.is_dir():
+        found, where = model_files(path), "under this folder"
+    elif _PATTERN.search(argument) and not path.exists():
+        found, where = _matches(argument), "matches this pattern"
+    else:
+        return [argument]
+    if not found:
+        raise LoadError(f"{argument}: no model file ({', '.join(MODEL_SUFFIXES)}) {where}")
+    return [str(model) for model in found]
+
+
+def _matches(pattern: str) -> list[Path]:
+    """The model files ``pattern`` matches (``**`` spans folders), each once, sorted by path."""
+    found: set[Path] = set()
+    for match in map(Path, glob.glob(pattern, recursive=True)):
+        if match.is_dir():
+            found.update(model_files(match))
+        elif is_model_file(match):
+            found.add(match)
+    return sorted(found, key=lambda model: model.parts)
