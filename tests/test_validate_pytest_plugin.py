@@ -9,10 +9,12 @@ import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
 import inspector
+from inspector.cli.model_paths import expand_models
 from tests.conftest import SAMPLES
 
 PLAIN_TEST = """
@@ -86,3 +88,25 @@ def test_a_single_model_file_and_an_unreadable_one(repository):
 def test_missing_path_is_a_usage_error(repository):
     result = pytest_run(repository, "--inspect-models", "nowhere")
     assert result.returncode == 4 and "--inspect-models" in result.stderr
+
+
+def test_a_folder_holds_the_model_files_inspect_takes(repository):
+    models = repository / "models"
+    for hidden in (models / ".cache" / "seed.onnx", models / "._seed.onnx"):  # a hidden folder, macOS' ._ files
+        hidden.parent.mkdir(exist_ok=True)
+        shutil.copy(SAMPLES / "seed.onnx", hidden)
+    (models / "deep" / "er").mkdir(parents=True)
+    shutil.copy(SAMPLES / "seed.onnx", models / "deep" / "er" / "Seed.ONNX")
+    shutil.copy(SAMPLES / "seed.onnx", models / "seed.onnx.bak")
+    result = pytest_run(repository, "--collect-only", "--inspect-models", "models")
+    assert result.returncode == 0, result.stdout + result.stderr
+    collected = sorted({line.split("::")[0] for line in result.stdout.splitlines() if "::" in line})
+    expected = sorted([f"models/{sample.name}" for sample in SAMPLES.glob("*.onnx")] + ["models/deep/er/Seed.ONNX"])
+    assert collected == expected
+    assert sorted(str(Path(path).relative_to(repository)) for path in expand_models([str(models)])) == expected
+
+
+def test_a_file_given_itself_is_collected_whatever_its_name(repository):
+    shutil.copy(SAMPLES / "seed.onnx", repository / "seed.model")
+    result = pytest_run(repository, "--inspect-models", "seed.model")
+    assert result.returncode == 0 and "2 passed" in result.stdout, result.stdout

@@ -1,8 +1,9 @@
 """Model files as pytest tests: each conv layer of each model under ``--inspect-models`` is one test item.
 
 A model is validated once per process, by the first of its items that runs, and the result serves its other
-items.  Under pytest-xdist, ``--dist loadfile`` keeps each model's items on one worker, so every model runs
-once; with the default distribution a model whose items land on two workers is validated on both.
+items.  Under pytest-xdist (``-n auto``) each model file's items go to one worker (:mod:`.model_scheduling`),
+so every model is validated once.  The files found under a folder are those ``inspect FOLDER`` takes
+(:mod:`inspector.model.model_files`); a file given itself is read whatever its name.
 A failed layer fails its test with the validation message; a layer the tool cannot run is skipped with the
 reason; a file that cannot be read is a collection error of one line.
 """
@@ -17,12 +18,11 @@ import pytest
 from inspector.errors import InspectorError
 from inspector.model.common import Model
 from inspector.model.input_shapes import parse_input_shape
+from inspector.model.model_files import is_model_file
 from inspector.options import Options
 from inspector.plugin_manager import get_plugin_manager, load_model
 from inspector.validation.options import ValidationOptions
 from inspector.validation.result import LayerValidation, ValidationResult
-
-MODEL_SUFFIXES = (".onnx", ".h5", ".keras")
 
 
 class LayerMismatch(Exception):
@@ -56,14 +56,26 @@ class ModelCollection:
             if not root.exists():
                 raise pytest.UsageError(f"--inspect-models {root}: no such file or directory")
 
-    def _claimed(self, path: Path) -> bool:
+    def claims(self, path: Path) -> bool:
+        """Whether ``path`` is a model file given, or one found under a folder given."""
         resolved = path.resolve()
-        return any(resolved == root or resolved.is_relative_to(root) for root in self.roots)
+        return any(
+            resolved == root or (resolved.is_relative_to(root) and is_model_file(resolved, root)) for root in self.roots
+        )
 
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-        if file_path.suffix.lower() in MODEL_SUFFIXES and self._claimed(file_path):
+        if self.claims(file_path):
             return ModelFile.from_parent(parent, path=file_path, options=self.options)
         return None
+
+    @pytest.hookimpl(optionalhook=True, tryfirst=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: object) -> object | None:
+        """pytest-xdist's scheduler: one worker per model file (under ``load``, what ``-n`` alone means)."""
+        from inspector.testing.model_scheduling import DISTRIBUTIONS, ModelScheduling
+
+        if config.getvalue("dist") not in DISTRIBUTIONS:
+            return None
+        return ModelScheduling(config, log, self.claims)  # type: ignore[arg-type]
 
 
 class ModelFile(pytest.File):
@@ -119,4 +131,5 @@ class LayerItem(pytest.Item):
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, f"{self.path.name}::{self.name}"
+        # The failure's headline.  Not a tail of the node id, which pytest -v would print with its dots as '::'.
+        return self.path, None, f"{self.name} ({self.path.name})"
