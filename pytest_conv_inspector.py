@@ -21,7 +21,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
         metavar="PATH",
         help="validate every conv layer of the model files at PATH (.onnx, .h5, .keras; a file or a directory, "
-        "repeatable) against onnxruntime, one test per layer",
+        "repeatable) against onnxruntime, one test per layer; with -n, each model runs whole on one worker",
     )
     group.addoption(
         "--inspect-input-shape",
