@@ -96,6 +96,16 @@ class Weight:
             self._cache["canonical"] = array
         return self._cache["canonical"]
 
+    def held(self) -> dict:
+        """What this weight holds in memory now, for :meth:`restore`."""
+        return dict(self._cache)
+
+    def restore(self, held: dict) -> None:
+        """Drop the arrays read since ``held = self.held()`` (a weight whose model was closed keeps them)."""
+        if "closed" not in self._cache:
+            self._cache.clear()
+            self._cache.update(held)
+
     def _close(self, path: str) -> None:
         """Stop reading from the file of model ``path``: a later first read raises ``LoadError``.
 
@@ -136,7 +146,9 @@ class Layer:
 
     ``inputs``/``outputs`` are tensor names; ``input_shape``/``output_shape`` the shape of the first data
     input and first output (``None`` when unknown).  ``source_layer`` names the file's own layer when one file
-    layer became several model layers (a Keras ``SeparableConv2D``), else it equals ``name``.
+    layer became several model layers (a Keras ``SeparableConv2D``), else it equals ``name``.  ``constant`` marks a
+    node that only computes a constant (a weight built by ``ConstantOfShape``, a ``Constant``, a folded subgraph):
+    no data flows through it, so reports list it apart from the layers.
     """
 
     name: str
@@ -149,6 +161,7 @@ class Layer:
     weights: Mapping[str, Weight] = field(default_factory=dict)
     source_layer: str = ""
     activation: str | None = None
+    constant: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "weights", _frozen_weights(self.weights))
@@ -358,9 +371,8 @@ class Model:
         """Every ``Weight`` object of every layer once (two objects may read one source)."""
         seen: dict[int, Weight] = {}
         for layer in self.layers:
-            for weight in (*layer.weights.values(), getattr(layer, "weight", None), getattr(layer, "bias", None)):
-                if weight is not None:
-                    seen.setdefault(id(weight), weight)
+            for weight in layer_weights(layer):
+                seen.setdefault(id(weight), weight)
         return list(seen.values())
 
     @property
@@ -377,3 +389,9 @@ class Model:
     def non_trainable_params(self) -> int:
         """Parameters kept fixed by training (BatchNorm running mean and variance)."""
         return sum(w.size for w in self._unique_weights() if not w.trainable)
+
+
+def layer_weights(layer: Layer) -> list[Weight]:
+    """Every ``Weight`` object ``layer`` holds: its named weights, and a conv layer's canonical weight and bias."""
+    found = (*layer.weights.values(), getattr(layer, "weight", None), getattr(layer, "bias", None))
+    return [weight for weight in found if weight is not None]

@@ -1,7 +1,8 @@
-"""Per-filter statistics of a conv layer: one row per output channel, computed in one vectorized pass."""
+"""Per-filter statistics of a conv layer: one row per output channel, computed a bounded chunk of filters at a time."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -33,19 +34,43 @@ class FilterStats:
     finite: np.ndarray
 
 
+CHUNK_BYTES = 16 * 2**20
+"""Float64 working memory of one pass: filters are taken this many bytes at a time, so a layer of any size costs
+its (memory-mapped) weight plus this."""
+
+
+def row_chunks(rows: int, row_bytes: int) -> Iterator[slice]:
+    """Slices of ``rows`` rows of ``row_bytes`` bytes each, a chunk fitting ``CHUNK_BYTES`` (at least one row)."""
+    step = max(1, CHUNK_BYTES // max(1, row_bytes))
+    return (slice(start, start + step) for start in range(0, rows, step))
+
+
 def filter_stats(layer: ConvLayer) -> FilterStats:
     """The statistics of every filter of ``layer`` (raises ``FilterError`` when its weight cannot be sliced)."""
+    matrix = layer.as_matrix()
+    parts = [_chunk_stats(_summable(matrix[rows])) for rows in row_chunks(matrix.shape[0], matrix.shape[1] * 8)]
+    parts = parts or [_chunk_stats(np.zeros(matrix.shape))]  # no filters
+    return FilterStats(*(np.concatenate(column) for column in zip(*parts, strict=True)))
+
+
+def _summable(values: np.ndarray) -> np.ndarray:
+    """``values`` as they are when NumPy sums them into float64 itself (its own floats), else in float64."""
+    return values if values.dtype in (np.float16, np.float32, np.float64) else values.astype(np.float64)
+
+
+def _chunk_stats(values: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The ``FilterStats`` fields of the filters in ``values`` (one per row), in field order; sums in float64."""
     with np.errstate(invalid="ignore", over="ignore"):
-        values = layer.as_matrix().astype(np.float64, copy=False)
         width = values.shape[1]  # a filter has at least one weight
-        low, high = values.min(axis=1, initial=np.inf), values.max(axis=1, initial=-np.inf)
-        return FilterStats(
-            l1=np.abs(values).sum(axis=1),
-            l2=np.sqrt(np.einsum("ij,ij->i", values, values)),
-            min=low,
-            max=high,
-            mean=values.sum(axis=1) / width,
-            zero_fraction=(width - np.count_nonzero(values, axis=1)) / width,
-            max_abs=np.maximum(high, -low),
-            finite=np.isfinite(low) & np.isfinite(high),  # NaN makes both NaN, an infinity one of them
+        low = values.min(axis=1, initial=np.inf).astype(np.float64)
+        high = values.max(axis=1, initial=-np.inf).astype(np.float64)
+        return (
+            np.abs(values).sum(axis=1, dtype=np.float64),
+            np.sqrt(np.einsum("ij,ij->i", values, values, dtype=np.float64)),
+            low,
+            high,
+            values.sum(axis=1, dtype=np.float64) / width,
+            (width - np.count_nonzero(values, axis=1)) / width,
+            np.maximum(high, -low),
+            np.isfinite(low) & np.isfinite(high),  # NaN makes both NaN, an infinity one of them
         )

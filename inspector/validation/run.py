@@ -20,6 +20,7 @@ import pluggy
 
 from inspector.errors import ConvolutionError, ValidationError
 from inspector.model.common import ConvLayer, Model
+from inspector.model.transient_reads import TransientReads
 from inspector.plugin_manager import get_plugin_manager, load_model
 from inspector.validation.compare import Comparison, compare
 from inspector.validation.inputs import Feeds, file_feeds, layer_rng, random_array, random_feeds
@@ -112,13 +113,14 @@ class _Validation:
         self.inputs: dict[str, object] = {"source": "random", "seed": options.seed, "file": None, "tensors": []}
         self.capture_runs = 0
         self._given: Feeds | None = None
+        self._reads = TransientReads(model.conv_layers)
 
     def run(self) -> ValidationResult:
         layers = self.model.conv_layers
         self._captured(layers)
         for layer in layers:
             if layer.name not in self.results:
-                self._record(self._standalone(layer))
+                self._record(layer, self._standalone(layer))
         other = sorted({p for result in self.results.values() for p in result.providers} - CPU_PROVIDERS)
         if other:
             self.notes.append(
@@ -134,7 +136,8 @@ class _Validation:
             runtime=self.runtime.describe(),
         )
 
-    def _record(self, result: LayerValidation) -> None:
+    def _record(self, layer: ConvLayer, result: LayerValidation) -> None:
+        self._reads.release(layer)
         self.results[result.name] = result
         if self.progress is not None:
             self.progress(result.name, len(self.results), len(self.model.conv_layers))
@@ -161,7 +164,8 @@ class _Validation:
             )
             for item in captured or ():
                 self.capture_runs = max(self.capture_runs, item.run + 1)
-                self._record(self._compare(item.layer, Run("captured", item.providers), item.operands, item.output))
+                result = self._compare(item.layer, Run("captured", item.providers), item.operands, item.output)
+                self._record(item.layer, result)
         except RuntimeRefusal as refusal:
             self.notes.append(f"onnxruntime could not run the model ({refusal}); its layers ran standalone")
 

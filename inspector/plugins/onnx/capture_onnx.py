@@ -179,11 +179,13 @@ def plan_runs(targets: Sequence[CaptureTarget], budget_bytes: float) -> list[lis
 class CaptureRunner:
     """Runs one ONNX file in onnxruntime, each time with chosen tensors as extra graph outputs.
 
-    The file is never parsed into a model to change and re-serialize: each run copies it (the kernel copies, no
-    byte passes through Python) and appends a small serialized ``ModelProto`` holding only its ``graph.output``
-    entries, which protobuf parses as the model with those outputs added; onnxruntime loads that file itself.  So
-    no copy of the weights is held here while onnxruntime builds its own.  External data is read through the
-    loader's checked, memory-mapped reader and handed to onnxruntime as external initializers.
+    The file is never parsed into a model to change and re-serialize: each run takes its bytes and appends a small
+    serialized ``ModelProto`` holding only its ``graph.output`` entries, which protobuf parses as the model with
+    those outputs added.  A model without external data is copied to a temporary file that onnxruntime loads (the
+    kernel copies, no byte passes through Python); a model with external data is small, so its bytes are handed
+    over, and onnxruntime reads the external data from the model's own folder, after the loader's checks have
+    passed on every external tensor.  Either way no copy of the weights is held here while onnxruntime builds its
+    own.
     """
 
     def __init__(self, path: str | Path, settings: RuntimeSettings) -> None:
@@ -193,11 +195,11 @@ class CaptureRunner:
             proto = onnx.load_model(str(self.path), format="protobuf", load_external_data=False)
         except UNREADABLE as error:
             raise LoadError(f"{self.path}: not a readable ONNX model ({error})") from None
-        self.external: dict[str, np.ndarray] = {}
+        self.has_external = False
         for tensor in proto.graph.initializer:
             if tensor.data_location == onnx.TensorProto.EXTERNAL:
-                _, _, read = tensor_reader(tensor, self.path.parent, str(self.path))
-                self.external[tensor.name] = read()
+                tensor_reader(tensor, self.path.parent, str(self.path))  # its checks: raises for a bad location
+                self.has_external = True
         self.graph_inputs = {value.name for value in proto.graph.input}
         self.graph_outputs = {value.name for value in proto.graph.output}
         self.produced = {name for node in proto.graph.node for name in node.output if name}
@@ -212,14 +214,19 @@ class CaptureRunner:
         wanted = list(dict.fromkeys(t for t in tensors if t not in feeds))
         values = {t: feeds[t] for t in tensors if t in feeds}
         added = [helper.make_empty_tensor_value_info(t) for t in wanted if t not in self.graph_outputs]
+        outputs = onnx.ModelProto(graph=onnx.GraphProto(output=added)).SerializeToString()
         from inspector.validation.runtime import create_session, run_placed  # onnxruntime only when validating
 
-        with tempfile.TemporaryDirectory(prefix="inspector-capture-") as folder:
-            copy = Path(folder) / self.path.name
-            shutil.copyfile(self.path, copy)
-            with copy.open("ab") as stream:
-                stream.write(onnx.ModelProto(graph=onnx.GraphProto(output=added)).SerializeToString())
-            session = create_session(copy, self.external, self.settings)
+        if self.has_external:
+            data = self.path.read_bytes() + outputs
+            session = create_session(data, settings=self.settings, external_folder=self.path.parent.resolve())
+        else:
+            with tempfile.TemporaryDirectory(prefix="inspector-capture-") as folder:
+                copy = Path(folder) / self.path.name
+                shutil.copyfile(self.path, copy)
+                with copy.open("ab") as stream:
+                    stream.write(outputs)
+                session = create_session(copy, settings=self.settings)
         needed = {name: array for name, array in feeds.items() if name in self.graph_inputs}
         fetched, placement = run_placed(session, wanted, needed)
         values.update(zip(wanted, fetched, strict=True))
