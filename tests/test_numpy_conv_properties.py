@@ -4,7 +4,8 @@ An element passes when ``|engine - ort| <= 2 * gamma_n * (conv(|x|, |w|) + |b|)`
 float32 (or the engine in float64), so each lies within the worst-case rounding bound ``gamma_n = n*u / (1 - n*u)``
 of the exact sum in any order (plus, for float16 inputs, the rounding of the engine's result to float16).  That
 holds by argument on any CPU, whatever kernels onnxruntime picks.
-The column budget is sometimes shrunk to a few bytes so that the tiny random cases still cross block borders.
+The block budgets are sometimes shrunk to a few bytes so that the tiny random cases still cross block borders (and
+tiny depthwise cases then take the engine's tap-by-tap road).
 """
 
 from __future__ import annotations
@@ -103,10 +104,15 @@ def conv_cases(draw: st.DrawFn, transpose: bool) -> dict:
 
 
 def _block_budget(case: dict) -> contextlib.AbstractContextManager:
-    """Shrink the engine's column budget so that tiny cases still run through many blocks on every axis."""
+    """Shrink the engine's block budgets so that tiny cases still run through many blocks on every axis, and let
+    tiny depthwise cases take the tap-by-tap road (by default only images of ``DIRECT_MIN_SPAN`` positions do)."""
     if case["block_bytes"] is None:
         return contextlib.nullcontext()
-    return mock.patch.object(flat_correlation, "COLUMN_BUDGET_BYTES", case["block_bytes"])
+    stack = contextlib.ExitStack()
+    for name in ("COLUMN_BUDGET_BYTES", "DEPTHWISE_BLOCK_BYTES"):
+        stack.enter_context(mock.patch.object(flat_correlation, name, case["block_bytes"]))
+    stack.enter_context(mock.patch.object(flat_correlation, "DIRECT_MIN_SPAN", 1))
+    return stack
 
 
 def _operands(case: dict, weight_shape: tuple[int, ...]) -> list[np.ndarray]:

@@ -10,31 +10,40 @@ was flattened per channel, so each kernel tap ``e`` is just a constant shift ``o
 buffer.  Output rows are computed over the full buffer pitch (a few junk columns past the output width,
 dropped when a block is written to ``dst``), so a block of rows is one contiguous span per channel and tap:
 im2col is one long copy per tap, and one batched ``matmul`` (BLAS, one GEMM per group) per block does the
-multiply-adds.  Blocks keep the column buffer near ``COLUMN_BUDGET_BYTES``.
+multiply-adds.  Blocks keep the column buffer near ``COLUMN_BUDGET_BYTES``: large, because float64 GEMMs with
+fewer than a few hundred columns ran at half speed (``benchmarks/bench_conv.py``), and because each BLAS call
+with more than one thread waits for every thread, which a busy machine makes slow.
 
-Depthwise convolutions take the same road.  Measured on the development machine (2-core AMD EPYC, one
-thread, 3x3 depthwise on 32x112x112): per-tap NumPy multiply-adds over channels-by-span slabs cost 0.85 ms
-at best (two memory passes per tap; NumPy has no fused multiply-add) and 1.7 ms with multiplier 2, while the
-tap copies plus a batched GEMM cost 0.65 ms for either multiplier.  Python threads do not help either:
-two threads running NumPy elementwise loops were no faster than one (GIL hand-overs per call).
+Depthwise convolutions (one input channel per group) whose image spans at least ``DIRECT_MIN_SPAN`` flat
+positions are computed tap by tap instead: one multiply and one add per tap over a block of channels and
+positions that stays in cache (``DEPTHWISE_BLOCK_BYTES``), with no column buffer.  Measured on the development
+machine (one thread, float64, 3x3): 3.5 ms against 5.0 ms through the columns on 32x112x112, 8.2 against 10.6
+on 144x56x56; on short images NumPy's per-row cost of a broadcast multiply turns it round (576x14x14: 3.5
+against 2.1 ms; 5x5 on 240x28x28: 29 against 13 ms).  Either way NumPy's two memory passes per tap (it has no
+fused multiply-add) stay far from onnxruntime's register-blocked float32 kernels.
 
-Threads are BLAS's own (``OPENBLAS_NUM_THREADS``, threadpoolctl, ...); the engine does not set them.  With
-blocks of this size, two OpenBLAS threads against one were measured 1.35-1.7x faster on dense, dilated, 3-D
-and transposed convolutions and equal (0.99-1.00x) on grouped and depthwise ones, never slower.
+Threads are BLAS's own (``OPENBLAS_NUM_THREADS``, threadpoolctl, ...); the engine does not set them.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from inspector.engine.workspace import scratch
 
-COLUMN_BUDGET_BYTES = 3 << 19
-"""Size of the im2col column buffer of one block (1.5 MiB): GEMMs this size run at full speed, smaller ones slow
-down (0.5 MiB cost 10-20% on 3x3 and depthwise convs), larger ones gain nothing and cost memory."""
+COLUMN_BUDGET_BYTES = 8 << 20
+"""Size of the im2col column buffer of one block (8 MiB)."""
+
+DEPTHWISE_BLOCK_BYTES = 1 << 19
+"""Size of the accumulator of one depthwise block (512 KiB)."""
+
+DIRECT_MIN_SPAN = 2048
+"""Shortest image (flat positions per channel) that depthwise convolutions compute tap by tap; shorter ones
+take the im2col road, where NumPy's per-row overhead of a broadcast multiply does not dominate."""
 
 
 def correlate(
@@ -65,16 +74,35 @@ def correlate(
     """
     if 0 in grid:
         return
-    taps = len(offsets)
-    if taps == 0:
+    if not offsets:
         dst[...] = 0 if bias is None else bias.reshape((-1,) + (1,) * len(grid))
         return
+    direct = weights.shape[2] == 1 and weights.shape[0] > 1 and _span(grid, pitch) >= DIRECT_MIN_SPAN
+    (_depthwise if direct else _im2col_gemm)(_Job(buf, offsets, weights, grid, pitch, dst, bias))
+
+
+@dataclass(frozen=True)
+class _Job:
+    """The arguments of one :func:`correlate` call, for the road it takes."""
+
+    buf: np.ndarray
+    offsets: Sequence[int]
+    weights: np.ndarray
+    grid: Sequence[int]
+    pitch: Sequence[int]
+    dst: np.ndarray
+    bias: np.ndarray | None
+
+
+def _im2col_gemm(job: _Job) -> None:
+    """:func:`correlate` as one (batched over groups) GEMM per block of the im2col columns."""
+    buf, offsets, weights, dst, bias = job.buf, job.offsets, job.weights, job.dst, job.bias
+    taps = len(offsets)
     groups, out_per_group, in_per_group, _ = weights.shape
     matrix = weights.reshape(groups, out_per_group, in_per_group * taps)
-    tiling = _Tiling(grid, pitch, max(1, COLUMN_BUDGET_BYTES // (buf.shape[0] * taps * buf.itemsize)))
+    tiling = _Tiling(job.grid, job.pitch, max(1, COLUMN_BUDGET_BYTES // (buf.shape[0] * taps * buf.itemsize)))
     columns = scratch("columns", (buf.shape[0], taps, tiling.capacity if taps > 1 else 0), buf.dtype)
     res = scratch("result", (dst.shape[0], tiling.capacity), buf.dtype)
-    bias_view = None if bias is None else bias.reshape((-1,) + (1,) * (len(grid) - tiling.axis))
     for start, span, rows, block_index in tiling.blocks():
         if taps == 1:
             lhs = buf[:, start + offsets[0] : start + offsets[0] + span]
@@ -84,12 +112,50 @@ def correlate(
                 lhs[:, e] = buf[:, start + off : start + off + span]
         lhs = lhs.reshape(groups, in_per_group * taps, span)
         np.matmul(matrix, lhs, out=res[:, :span].reshape(groups, out_per_group, span))
-        target = dst[(slice(None), *block_index)]
-        block = tiling.valid(res, rows)
-        if bias_view is None:
-            target[...] = block
-        else:
-            np.add(block, bias_view, out=target)
+        _store(dst[(slice(None), *block_index)], tiling.valid(res, rows), bias)
+
+
+def _depthwise(job: _Job) -> None:
+    """:func:`correlate` with one input channel per group: a multiply-add per tap over a block of channels.
+
+    Output channel ``c * m + j`` is ``sum_e weights[c, j, 0, e] * buf[c, base + offsets[e]]``, accumulated in a
+    block of channels and flat positions that stays in cache (``DEPTHWISE_BLOCK_BYTES`` per operand).
+    """
+    buf, offsets, weights, dst, bias = job.buf, job.offsets, job.weights, job.dst, job.bias
+    channels, multiplier = weights.shape[:2]
+    budget = max(1, DEPTHWISE_BLOCK_BYTES // (multiplier * buf.itemsize))
+    chunk = min(channels, max(1, budget // _span(job.grid, job.pitch)))
+    tiling = _Tiling(job.grid, job.pitch, max(1, budget // chunk))
+    per_tap = np.ascontiguousarray(weights[:, :, 0, :].transpose(2, 0, 1))[..., None]  # (E, C, m, 1)
+    acc = scratch("result", (chunk, multiplier, tiling.capacity), buf.dtype)
+    product = scratch("columns", (chunk, multiplier, tiling.capacity), buf.dtype)
+    for c0 in range(0, channels, chunk):
+        c1 = min(channels, c0 + chunk)
+        rows_out = slice(c0 * multiplier, c1 * multiplier)
+        for start, span, rows, block_index in tiling.blocks():
+            total, term = acc[: c1 - c0, :, :span], product[: c1 - c0, :, :span]
+            for e, off in enumerate(offsets):
+                source = buf[c0:c1, None, start + off : start + off + span]
+                if e == 0:
+                    np.multiply(source, per_tap[e, c0:c1], out=total)
+                else:
+                    np.multiply(source, per_tap[e, c0:c1], out=term)
+                    total += term
+            block = tiling.valid(acc[: c1 - c0].reshape((c1 - c0) * multiplier, -1), rows)
+            _store(dst[(rows_out, *block_index)], block, None if bias is None else bias[rows_out])
+
+
+def _span(grid: Sequence[int], pitch: Sequence[int]) -> int:
+    """Flat positions from the first grid point to the last."""
+    return sum((n - 1) * p for n, p in zip(grid, pitch, strict=True)) + 1
+
+
+def _store(target: np.ndarray, block: np.ndarray, bias: np.ndarray | None) -> None:
+    """Write a computed block to its place in ``dst``, adding the bias (one value per row)."""
+    if bias is None:
+        target[...] = block
+    else:
+        np.add(block, bias.reshape((-1,) + (1,) * (block.ndim - 1)), out=target)
 
 
 class _Tiling:
