@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import inspector
 from inspector.errors import LoadError
+from inspector.plugins.keras import hdf5_heaps
 from inspector.plugins.keras.config import read_graph
 from inspector.plugins.keras.hdf5_heaps import broken_heap_in_file
 from inspector.plugins.keras.pass_order import PassOrder
@@ -86,6 +87,20 @@ def test_a_config_nested_past_the_recursion_limit_is_a_load_error():
     }
     with pytest.raises(LoadError, match="malformed"):
         read_graph(root, "deep.h5")
+
+
+@pytest.mark.parametrize("shift", range(-8, 9))
+def test_a_broken_heap_is_found_across_a_chunk_boundary(tmp_path, monkeypatch, shift):
+    """The file is searched a chunk at a time: a collection whose signature straddles or touches a chunk boundary
+    is found, at its offset.  HDF5 would loop on this one: its first object has size 0."""
+    collection = b"GCOL\x01\x00\x00\x00" + (4096).to_bytes(8, "little") + bytes(4096 - 16)
+    at = 64 + shift
+    path = tmp_path / "heap.bin"
+    path.write_bytes(bytes(at) + collection)
+    monkeypatch.setattr(hdf5_heaps, "CHUNK_BYTES", 64)
+    assert hdf5_heaps.broken_heap_in_file(path) == at
+    assert hdf5_heaps.broken_heap_in_file(path, 3) == at - 3
+    assert hdf5_heaps.broken_heap_in_file(path, 0, at + 7) is None
 
 
 def test_no_sample_has_a_global_heap_hdf5_would_loop_on():

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import mmap
 import struct
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 _SIGNATURE = b"GCOL\x01\x00\x00\x00"
 _HEADER = 16
 """Signature, version, three reserved bytes, collection size."""
 _OBJECT_HEADER = 16
 """Object index, reference count, four reserved bytes, object size."""
+CHUNK_BYTES = 8 * 2**20
+"""Bytes of a file searched at a time."""
 
 
 def broken_heap(data: bytes | mmap.mmap, start: int = 0, end: int | None = None) -> int | None:
@@ -33,9 +37,33 @@ def broken_heap(data: bytes | mmap.mmap, start: int = 0, end: int | None = None)
 
 
 def broken_heap_in_file(path: Path, start: int = 0, length: int | None = None) -> int | None:
-    """``broken_heap`` over ``length`` bytes of a file from ``start`` (all of it by default), memory-mapped."""
+    """``broken_heap`` over ``length`` bytes of a file from ``start`` (all of it by default).
+
+    Signatures are searched a ``CHUNK_BYTES`` read at a time, and each collection found is walked in a memory map
+    of the file, so the check holds a chunk and the pages of the collections it walks, whatever the file's size.
+    """
     with path.open("rb") as stream, mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        return broken_heap(data, start, len(data) if length is None else min(start + length, len(data)))
+        end = len(data) if length is None else min(start + length, len(data))
+        for at in _signatures(stream, start, end):
+            if not _fits(data, at, end):
+                return at - start
+    return None
+
+
+def _signatures(stream: BinaryIO, start: int, end: int) -> Iterator[int]:
+    """Offsets of every collection signature in the file's bytes ``start..end``, read a chunk at a time; chunks
+    overlap by a signature's length less one, so each signature is found once."""
+    position = start
+    while position < end:
+        stream.seek(position)
+        chunk = stream.read(min(CHUNK_BYTES, end - position))
+        at = chunk.find(_SIGNATURE)
+        while at != -1:
+            yield position + at
+            at = chunk.find(_SIGNATURE, at + 1)
+        if not chunk or position + len(chunk) >= end:
+            return
+        position += len(chunk) - (len(_SIGNATURE) - 1)
 
 
 def _fits(data: bytes | mmap.mmap, at: int, end: int) -> bool:
