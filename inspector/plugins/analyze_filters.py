@@ -15,19 +15,17 @@ from inspector.errors import FilterError
 from inspector.hookspecs import hookimpl
 from inspector.model.common import ConvLayer, Model
 from inspector.model.filter_stats import FilterStats, filter_stats
-from inspector.model.findings import Finding, Severity
+from inspector.model.findings import Finding, Severity, examples, noun, plural, times
 from inspector.model.slicing import checked_weight
 from inspector.options import Options
 
 INT8_LEVELS = 127
 RANGE_RATIO_THRESHOLD = 16.0
-SHOWN = 8
-"""Channels or duplicate sets named in a message; ``data`` holds them all."""
 
 
-def _listed(items: list) -> str:
-    text = ", ".join(str(item) for item in items[:SHOWN])
-    return text + (f", … ({len(items)} in all)" if len(items) > SHOWN else "")
+def _channels(channels: list[int]) -> str:
+    """``output channel 5``, ``output channels 1, 2, 3 … (9 more)``."""
+    return f"output {noun(len(channels), 'channel')} {examples(channels)}"
 
 
 def _finding(layer: ConvLayer, severity: Severity, check: str, message: str, **data: object) -> Finding:
@@ -39,8 +37,8 @@ def _non_finite(layer: ConvLayer, stats: FilterStats) -> list[Finding]:
     bias = [] if layer.bias is None else np.flatnonzero(~np.isfinite(layer.bias.array.ravel())).tolist()
     if not filters and not bias:
         return []
-    parts = [f"the filters of output channels {_listed(filters)}"] if filters else []
-    parts += [f"the bias of output channels {_listed(bias)}"] if bias else []
+    parts = [f"{noun(len(filters), 'the filter')} of {_channels(filters)}"] if filters else []
+    parts += [f"the bias of {_channels(bias)}"] if bias else []
     message = f"NaN or Inf in {' and '.join(parts)}"
     return [_finding(layer, "error", "non_finite", message, filter_channels=filters, bias_channels=bias)]
 
@@ -50,9 +48,10 @@ def _dead(layer: ConvLayer, stats: FilterStats) -> list[Finding]:
     if not dead:
         return []
     output = "its bias alone" if layer.bias is not None else "zero"
+    are, each = ("is", "that output map is") if len(dead) == 1 else ("are", "each of those output maps is")
     message = (
-        f"{len(dead)} of {layer.out_channels} filters are all zero (dead), so each of those output maps is "
-        f"{output}: output channels {_listed(dead)}"
+        f"{len(dead):,} of {plural(layer.out_channels, 'filter')} {are} all zero (dead), so {each} {output}: "
+        f"{_channels(dead)}"
     )
     return [_finding(layer, "warning", "dead_filter", message, channels=dead)]
 
@@ -70,11 +69,15 @@ def _int8_range(layer: ConvLayer, stats: FilterStats) -> list[Finding]:
     top, small = int(live[magnitudes.argmax()]), int(live[magnitudes.argmin()])
     ratio = float(ratios.max())
     levels = int(INT8_LEVELS / ratio)
+    left = (
+        f"leaving it {levels} of {INT8_LEVELS} levels"
+        if levels
+        else "rounding it to zero (a dead filter once quantized)"
+    )
     message = (
-        f"per-tensor int8 quantization would crush {len(crushed)} of {layer.out_channels} filters: the largest |w| "
-        f"({largest:.3g}, channel {top}) is {ratio:.1f}× channel {small}'s ({stats.max_abs[small]:.3g}), at or above "
-        f"the {RANGE_RATIO_THRESHOLD:g}× threshold, leaving it {levels} of {INT8_LEVELS} levels; quantize per channel "
-        f"(channels {_listed(crushed)})"
+        f"per-tensor int8 quantization would crush {len(crushed):,} of {plural(layer.out_channels, 'filter')}: the "
+        f"largest |w| ({largest:.3g}, channel {top}) is {times(ratio)} channel {small}'s ({stats.max_abs[small]:.3g}), "
+        f"at or above the {RANGE_RATIO_THRESHOLD:g}× threshold, {left}; quantize per channel ({_channels(crushed)})"
     )
     return [
         _finding(
@@ -116,12 +119,20 @@ def _duplicates(layer: ConvLayer, stats: FilterStats) -> list[Finding]:
     sets = duplicate_sets(layer, stats)
     if not sets:
         return []
-    described = [" = ".join(str(channel) for channel in part) for part in sets]
-    message = (
-        f"{sum(len(part) for part in sets)} filters repeat another of their group exactly, "
-        f"in {len(sets)} set{'s' if len(sets) != 1 else ''}: output channels {_listed(described)}"
-    )
-    return [_finding(layer, "info", "duplicate_filter", message, sets=sets)]
+    repeats = sum(len(part) - 1 for part in sets)
+    if len(sets) == 1:
+        first, *rest = sets[0]
+        message = f"{plural(repeats, 'filter')} equal to filter {first} bit for bit: {examples(rest)}"
+    else:
+        described = [
+            f"{plural(len(part) - 1, 'filter')} equal to filter {part[0]} ({examples(part[1:])})" for part in sets
+        ]
+        message = (
+            f"{plural(repeats, 'filter')} repeat an earlier one of their group bit for bit, in {len(sets):,} sets: "
+            + "; ".join(described[:3])
+            + (f" … ({plural(len(sets) - 3, 'more set')})" if len(sets) > 3 else "")
+        )
+    return [_finding(layer, "info", "duplicate_filter", message, sets=sets, repeats=repeats)]
 
 
 def check_filters(layer: ConvLayer, stats: FilterStats) -> list[Finding]:

@@ -1,0 +1,58 @@
+"""The engine's GEMM road at its default block sizes: more output channels than positions (the GEMM taken as
+positions x channels), 1x1 without padding (no column buffer), and images that need several blocks.
+
+Expected values come from a hand-written reference (``sliding_window_view`` patches contracted with ``einsum`` in
+float64) and from onnxruntime, each element within the worst-case rounding bound of its sum.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numpy.lib.stride_tricks import sliding_window_view
+
+from inspector.engine.numpy_conv import conv
+from tests.test_numpy_conv_properties import run_onnxruntime
+
+U64, U32 = 2.0**-53, 2.0**-24
+
+
+def reference(x: np.ndarray, w: np.ndarray, bias: np.ndarray, stride: int, pad: int) -> tuple[np.ndarray, np.ndarray]:
+    """A 2-D conv with one group and its magnitude ``conv(|x|, |w|) + |b|``, in float64."""
+    padded = np.pad(x.astype(np.float64), [(0, 0), (0, 0), (pad, pad), (pad, pad)])
+    patches = sliding_window_view(padded, w.shape[2:], axis=(2, 3))[:, :, ::stride, ::stride]
+    weights = w.astype(np.float64)
+    y = np.einsum("nchwij,ocij->nohw", patches, weights) + bias.reshape(1, -1, 1, 1)
+    magnitude = np.einsum("nchwij,ocij->nohw", np.abs(patches), np.abs(weights)) + np.abs(bias).reshape(1, -1, 1, 1)
+    return y, magnitude
+
+
+CASES = {
+    # name: x shape, w shape, stride, pad
+    "512 channels on 7x7": ((1, 64, 7, 7), (512, 64, 3, 3), 1, 1),
+    "1x1 without padding": ((2, 96, 20, 20), (40, 96, 1, 1), 1, 0),
+    "1x1 stride 2, more channels than positions": ((1, 64, 9, 9), (200, 64, 1, 1), 2, 0),
+    "several blocks of columns": ((1, 128, 150, 40), (8, 128, 3, 3), 1, 1),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("accumulate", [np.float64, None])
+def test_gemm_road_matches_reference_and_onnxruntime(name: str, accumulate) -> None:
+    x_shape, w_shape, stride, pad = CASES[name]
+    rng = np.random.default_rng(len(name))
+    x = rng.standard_normal(x_shape, dtype=np.float32)
+    w = rng.standard_normal(w_shape, dtype=np.float32)
+    bias = rng.standard_normal(w_shape[0], dtype=np.float32)
+    geometry = {"strides": [stride] * 2, "pads": [pad] * 4}
+    got = conv(x, w, bias, accumulate=accumulate, **geometry)
+    want, magnitude = reference(x, w, bias, stride, pad)
+    assert got.shape == want.shape
+    terms = int(np.prod(w_shape[1:])) + 1
+    unit = U64 if accumulate is np.float64 else U32
+    bound = terms * unit / (1 - terms * unit) * magnitude
+    einsum_bound = terms * U64 / (1 - terms * U64) * magnitude  # the reference's own rounding
+    assert (np.abs(got - want) <= bound + einsum_bound).all()
+    runtime = run_onnxruntime("Conv", {"x": x, "w": w, "b": bias}, **geometry)
+    runtime_bound = terms * U32 / (1 - terms * U32) * magnitude
+    assert (np.abs(got.astype(np.float64) - runtime) <= bound + runtime_bound).all()
