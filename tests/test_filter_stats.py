@@ -78,7 +78,7 @@ def test_nan_and_inf_are_an_error_naming_the_channels(tmp_path, manager):
     finding = found["non_finite"]
     assert finding.severity == "error" and finding.layer == "c" and not report.passed
     assert finding.data == {"filter_channels": [1, 3], "bias_channels": [2]}
-    assert "output channels 1, 3" in finding.message and "bias of output channels 2" in finding.message
+    assert "output channels 1, 3" in finding.message and "bias of output channel 2" in finding.message
     assert set(found) == {"non_finite", "duplicate_filter"}  # 0 and 2 stay equal
 
 
@@ -126,15 +126,17 @@ def test_exact_duplicates_within_a_group_are_noted(tmp_path, manager):
     weight[5] = weight[4]
     _, found = filter_findings(conv_file(tmp_path, weight, group=2), manager)
     finding = found["duplicate_filter"]
-    assert finding.severity == "info" and finding.data == {"sets": [[0, 1, 2], [4, 5]]}
-    assert "0 = 1 = 2, 4 = 5" in finding.message
+    assert finding.severity == "info" and finding.data == {"sets": [[0, 1, 2], [4, 5]], "repeats": 3}
+    assert finding.message.startswith("3 filters repeat an earlier one of their group bit for bit, in 2 sets: ")
+    assert "2 filters equal to filter 0 (1, 2); 1 filter equal to filter 4 (5)" in finding.message
 
 
 def test_duplicates_in_a_transposed_conv(tmp_path, manager):
     weight = np.random.default_rng(2).standard_normal((2, 3, 3, 3))  # (in, out, k): filter o is W[:, o]
     weight[:, 2] = weight[:, 0]
     _, found = filter_findings(conv_file(tmp_path, weight, op="ConvTranspose"), manager)
-    assert found["duplicate_filter"].data == {"sets": [[0, 2]]}
+    assert found["duplicate_filter"].data == {"sets": [[0, 2]], "repeats": 1}
+    assert found["duplicate_filter"].message == "1 filter equal to filter 0 bit for bit: 2"
 
 
 def test_duplicates_found_in_a_large_layer():

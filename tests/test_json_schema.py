@@ -145,6 +145,7 @@ def test_the_python_document_is_the_printed_one(capsys):
         (lambda d: d.update(schema_version=2), "1 was expected"),
         (lambda d: d["layers"][0].update(kind="pool"), "is not one of"),
         (lambda d: d["layers"][0].pop("macs"), "'macs' is a required property"),
+        (lambda d: d["layers"][0].update(constant=None), "is not of type 'boolean'"),
         (lambda d: d["layers"][0].update(colour="red"), "Unevaluated properties"),
         (lambda d: d["layers"][0].update(kernel_shape=[3, "3"]), "is not of type 'integer'"),
         (lambda d: d["findings"].append({"severity": "fatal"}), "is not one of"),

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import json
 import sys
 import traceback
@@ -20,16 +19,16 @@ from inspector.cli.supervise import run_with_deadline, supervised
 from inspector.cli.validation_flags import add_validation_arguments, validate_reports, validation_options
 from inspector.errors import FilterError, InspectorError
 from inspector.model.common import ConvLayer, Model
+from inspector.model.findings import plural
 from inspector.model.input_shapes import parse_input_shape
 from inspector.options import Options
 from inspector.plugin_manager import get_plugin_manager, list_plugins, raise_errors_requested
 from inspector.report.atomic_file import atomic_file
-from inspector.report.console import make_console
 from inspector.report.json_report import render_json, schema_text
 from inspector.report.junit import junit_xml
 from inspector.report.model_report import Report, inspect_model
 from inspector.report.npz import export_filters
-from inspector.report.text import render_report
+from inspector.report.text import render_text
 from inspector.version import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -81,6 +80,19 @@ def _parser() -> argparse.ArgumentParser:
         "MACs and validation follow them (an open batch dim is 1 by default); repeatable",
     )
     parser.add_argument("--format", choices=("text", "json"), default="text", help="report format (default text)")
+    parser.add_argument(
+        "--findings",
+        choices=("all", "warnings", "errors"),
+        default="all",
+        help="findings the text report lists: all, errors and warnings, or errors (default all; the verdict, the "
+        "exit code and JSON count them all)",
+    )
+    parser.add_argument(
+        "--all-nodes",
+        action="store_true",
+        help="list the nodes that only compute constants (weights built by ConstantOfShape, Constant, folded "
+        'subgraphs) in the text table too; JSON always has them, marked "constant"',
+    )
     parser.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
     parser.add_argument(
         "--schema",
@@ -129,16 +141,6 @@ def run_plugins(argv: Sequence[str]) -> int:
     return EXIT_OK
 
 
-def _render_text(reports: list[Report], layer: str | None, filters: list[tuple[str, int]], terminal: bool) -> str:
-    buffer = io.StringIO()
-    console = make_console(buffer, terminal=terminal)
-    for index, report in enumerate(reports):
-        if index:
-            console.print()
-        render_report(console, report, layer=layer, filters=filters)
-    return buffer.getvalue()
-
-
 def _layer_error(model: Model, problem: str) -> UsageError:
     """A usage error about a layer, listing the conv layers the model has."""
     names = ", ".join(layer.name for layer in model.conv_layers) or "none"
@@ -171,7 +173,8 @@ def _export(model: Model, path: str) -> None:
         count = export_filters(model, path)
     except OSError as error:
         raise UsageError(f"--export-filters: cannot write {path}: {error.strerror or error}") from None
-    print(f"inspect: wrote {count} arrays of {len(model.conv_layers)} conv layers to {path}", file=sys.stderr)
+    layers = plural(len(model.conv_layers), "conv layer")
+    print(f"inspect: wrote {plural(count, 'array')} of {layers} to {path}", file=sys.stderr)
 
 
 def one_line(error: BaseException) -> str:
@@ -232,7 +235,14 @@ def run_inspect(argv: Sequence[str]) -> int:
                 text = render_json(reports, layer=arguments.layer, filters=filters)
             else:
                 terminal = arguments.output is None and sys.stdout.isatty()
-                text = _render_text(reports, arguments.layer, filters, terminal)
+                text = render_text(
+                    reports,
+                    terminal=terminal,
+                    layer=arguments.layer,
+                    filters=filters,
+                    all_nodes=arguments.all_nodes,
+                    findings=arguments.findings,
+                )
             _write(text, arguments.output)
             if arguments.junit is not None:
                 _write(junit_xml(reports), arguments.junit)

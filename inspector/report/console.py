@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from typing import TextIO
 
 from rich.console import Console
 
 PLAIN_WIDTH = 240
+_TRAILING = re.compile(r"[ \t]+((?:\x1b\[[0-9;]*m)*)$", re.MULTILINE)
+"""Spaces at the end of a line, before any colour codes that close it."""
 
 
 def make_console(stream: TextIO, *, terminal: bool | None = None) -> Console:
-    """A console for ``stream``: colour on a terminal, plain wide text otherwise."""
+    """A console for ``stream``: colour on a terminal, plain text otherwise, where a line is never wrapped."""
     is_terminal = stream.isatty() if terminal is None else terminal
     if is_terminal:
         return Console(file=stream, highlight=False)
-    return Console(file=stream, force_terminal=False, no_color=True, width=PLAIN_WIDTH, highlight=False, emoji=False)
+    return Console(
+        file=stream,
+        force_terminal=False,
+        no_color=True,
+        width=PLAIN_WIDTH,
+        highlight=False,
+        emoji=False,
+        soft_wrap=True,
+    )
+
+
+def without_trailing_spaces(text: str) -> str:
+    """``text`` with no line ending in spaces (colour codes at a line's end stay)."""
+    return _TRAILING.sub(r"\1", text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from inspector.model.common import ConvLayer, DenseLayer, Layer, Shape
+from inspector.model.findings import plural
 
 _DIMENSIONS = {1: "1-D", 2: "2-D", 3: "3-D"}
 
@@ -17,7 +18,7 @@ def maps(shape: Shape | None) -> str:
     if shape is None or len(shape) < 2:
         return "unknown shape"
     spatial = f" of {dims(shape[2:])}" if len(shape) > 2 else ""
-    return f"{shape[1]} map{'s' if shape[1] != 1 else ''}{spatial}"
+    return f"{plural(shape[1], 'map') if isinstance(shape[1], int) else f'{shape[1]} maps'}{spatial}"
 
 
 def filters_summary(layer: ConvLayer) -> str:
@@ -50,29 +51,31 @@ def _conv_story(layer: ConvLayer) -> list[str]:
     bias = ", plus its bias" if layer.bias is not None else ""
     if layer.kind == "conv_transpose":
         return [
-            f"{layer.out_channels} output maps; each reads the {per_group_in} input maps of its group, every input "
-            f"pixel spreading a {kernel} kernel into the output (stride {dims(layer.strides)}){bias}.",
-            f"{layer.out_channels} filters, each {dims(layer.filter_shape)}: output map j holds a {kernel} kernel "
-            f"F_ij for each input map i it reads.",
+            f"{plural(layer.out_channels, 'output map')}; each reads the {plural(per_group_in, 'input map')} of its "
+            f"group, every input pixel spreading a {kernel} kernel into the output "
+            f"(stride {dims(layer.strides)}){bias}.",
+            f"{plural(layer.out_channels, 'filter')}, each {dims(layer.filter_shape)}: output map j holds a {kernel} "
+            f"kernel F_ij for each input map i it reads.",
         ]
     if layer.groups == layer.in_channels and layer.groups > 1:
         multiplier = layer.out_channels // layer.in_channels
         return [
-            f"depthwise: {layer.out_channels} filters, each {dims(layer.filter_shape)}; every input map has "
-            f"{multiplier} filter{'s' if multiplier != 1 else ''} of its own (multiplier {multiplier}).",
+            f"depthwise: {plural(layer.out_channels, 'filter')}, each {dims(layer.filter_shape)}; every input map has "
+            f"{plural(multiplier, 'filter')} of its own (multiplier {multiplier}).",
             f"output map c·{multiplier}+j convolves input map c alone with its own {kernel} kernel{bias}.",
         ]
     if layer.groups > 1:
         return [
-            f"{layer.out_channels} filters in {layer.groups} groups, each {dims(layer.filter_shape)}: group g's "
-            f"{per_group_out} output maps read only its {per_group_in} input maps "
+            f"{plural(layer.out_channels, 'filter')} in {layer.groups:,} groups, each {dims(layer.filter_shape)}: "
+            f"group g's {plural(per_group_out, 'output map')} read only its {plural(per_group_in, 'input map')} "
             f"(maps {per_group_in}·g … {per_group_in}·g+{per_group_in - 1}).",
-            f"each output map sums its group's {per_group_in} input maps, each convolved with its own {kernel} "
-            f"kernel{bias}.",
+            f"each output map sums its group's {plural(per_group_in, 'input map')}, each convolved with its own "
+            f"{kernel} kernel{bias}.",
         ]
     return [
-        f"{layer.out_channels} filters, each {dims(layer.filter_shape)}, one per output map.",
-        f"each output map sums all {layer.in_channels} input maps, each convolved with its own {kernel} kernel{bias}.",
+        f"{plural(layer.out_channels, 'filter')}, each {dims(layer.filter_shape)}, one per output map.",
+        f"each output map sums all {plural(layer.in_channels, 'input map')}, each convolved with its own {kernel} "
+        f"kernel{bias}.",
     ]
 
 
@@ -97,7 +100,7 @@ def _conv_lines(layer: ConvLayer) -> list[str]:
     mark = "✔" if layer.expected_params == layer.params else f"✘ the file stores {layer.params:,}"
     lines.append(f"  params {param_formula(layer)} {mark}")
     if layer.macs is not None:
-        lines.append(f"  {layer.macs:,} multiply-accumulates per sample")
+        lines.append(f"  {plural(layer.macs, 'multiply-accumulate')} per sample")
     if layer.weight is not None:
         weight = layer.weight
         layout = weight.native_layout or "as is"
@@ -118,7 +121,7 @@ def explain_layer(layer: Layer) -> list[str]:
         return [
             f"{head}, a fully connected layer",
             shapes,
-            f"  {layer.out_features} outputs, each a weighted sum of all {layer.in_features} inputs"
+            f"  {plural(layer.out_features, 'output')}, each a weighted sum of all {plural(layer.in_features, 'input')}"
             + (" plus a bias" if layer.bias is not None else ""),
             f"  params {layer.in_features}·{layer.out_features}{bias} = {layer.expected_params:,}",
         ]

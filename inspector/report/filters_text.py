@@ -6,16 +6,16 @@ The same facts for programs are in :mod:`inspector.report.json_report`.
 from __future__ import annotations
 
 import numpy as np
-from rich import box
 from rich.console import Console
-from rich.padding import Padding
-from rich.table import Table
+from rich.text import Text
 
 from inspector.errors import FilterError
 from inspector.model.common import ConvLayer
 from inspector.model.filter_stats import COLUMNS, FilterStats, filter_stats
+from inspector.model.findings import noun
 from inspector.model.slicing import checked_weight
 from inspector.report.explain import dims
+from inspector.report.plain_table import Column, print_lines, table_lines
 
 _CELLS = {
     "l1": ("L1", "{:.4g}"),
@@ -46,7 +46,7 @@ def filter_lines(layer: ConvLayer, o: int, *, width: int = 120) -> list[str]:
     reads = layer.input_channels(o)
     weight = checked_weight(layer)
     lines = [
-        f"{layer.name} filter {o} (output map {o}): reads input map{'s' if len(reads) > 1 else ''} {_maps(reads)}, "
+        f"{layer.name} filter {o} (output map {o}): reads input {noun(len(reads), 'map')} {_maps(reads)}, "
         f"one {dims(layer.kernel_shape)} kernel F_i,{o} each",
         f"  in the file: {layer.filter_index(o)} of {weight.source} "
         f"(stored {dims(weight.native_shape)}, {weight.native_layout or 'as is'})",
@@ -59,19 +59,14 @@ def filter_lines(layer: ConvLayer, o: int, *, width: int = 120) -> list[str]:
     return lines
 
 
-def stats_table(layer: ConvLayer, stats: FilterStats) -> Table:
-    """One row per output channel: the input maps its filter reads and its statistics."""
-    table = Table(
-        title="per-filter statistics", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False
+def stats_table(layer: ConvLayer, stats: FilterStats) -> list[Text]:
+    """Its title, then one line per output channel: the input maps its filter reads and its statistics."""
+    columns = [Column(heading, right=True) for heading in ("channel", "reads", *(_CELLS[name][0] for name in COLUMNS))]
+    rows = (
+        [str(o), _maps(layer.input_channels(o)), *(_CELLS[name][1].format(getattr(stats, name)[o]) for name in COLUMNS)]
+        for o in range(layer.out_channels)
     )
-    table.add_column("channel", justify="right")
-    table.add_column("reads", justify="right")
-    for name in COLUMNS:
-        table.add_column(_CELLS[name][0], justify="right")
-    for o in range(layer.out_channels):
-        cells = [_CELLS[name][1].format(getattr(stats, name)[o]) for name in COLUMNS]
-        table.add_row(str(o), _maps(layer.input_channels(o)), *cells)
-    return table
+    return [Text("  per-filter statistics"), *table_lines(columns, rows, indent=2)]
 
 
 def render_stats(console: Console, layer: ConvLayer) -> None:
@@ -81,4 +76,4 @@ def render_stats(console: Console, layer: ConvLayer) -> None:
     except FilterError as error:
         console.print(f"  per-filter statistics unavailable: {error}", markup=False)
         return
-    console.print(Padding(stats_table(layer, stats), (0, 0, 0, 2), expand=False))
+    print_lines(console, stats_table(layer, stats))

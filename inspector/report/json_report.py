@@ -78,6 +78,7 @@ def layer_dict(layer: Layer, findings: Sequence[Finding] = ()) -> dict[str, Any]
         "kind": layer.kind,
         "source_op": layer.source_op,
         "source_layer": layer.source_layer,
+        "constant": layer.constant,
         "outputs": list(layer.outputs),
         "input_shape": _shape(layer.input_shape),
         "output_shape": _shape(layer.output_shape),
@@ -160,6 +161,9 @@ def validation_dict(result: ValidationResult) -> dict[str, Any]:
 def report_dict(report: Report) -> dict[str, Any]:
     """The report object of one model (``validation`` is ``null`` when the model was not validated)."""
     model = report.model
+    by_layer: dict[str | None, list[Finding]] = {}
+    for finding in report.findings:
+        by_layer.setdefault(finding.layer, []).append(finding)
     return {
         "schema_version": SCHEMA_VERSION,
         "model": {
@@ -169,7 +173,7 @@ def report_dict(report: Report) -> dict[str, Any]:
             "inputs": [_tensor(t.name, t.shape, t.dtype) for t in model.inputs],
             "outputs": [_tensor(t.name, t.shape, t.dtype) for t in model.outputs],
         },
-        "layers": [layer_dict(layer, report.layer_findings(layer)) for layer in model.layers],
+        "layers": [layer_dict(layer, by_layer.get(layer.name, ())) for layer in model.layers],
         "params": {
             "total": model.total_params,
             "trainable": model.trainable_params,

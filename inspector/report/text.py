@@ -1,29 +1,38 @@
-"""The terminal report: a per-layer table, a totals line, the validation table and the findings.
+"""The text report: a per-layer table, a totals line, the validation table, the findings and the verdict.
 
-On a terminal it is a ``rich`` table with colour; piped or written to a file it is the same table as plain
-text, with no escape codes.
+On a terminal it has colour; piped or written to a file it is the same text with no escape codes.  Nodes that only
+compute constants are left out of the table unless asked for (``all_nodes``).
 """
 
 from __future__ import annotations
 
+import io
+from collections import defaultdict
 from collections.abc import Sequence
 
-from rich import box
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from inspector.model.common import ConvLayer, DenseLayer, Layer
+from inspector.model.findings import Finding, plural
 from inspector.model.input_shapes import is_fixed
+from inspector.report.console import make_console, without_trailing_spaces
 from inspector.report.explain import dims, explain_layer, filters_summary
 from inspector.report.filters_text import filter_lines, render_stats
+from inspector.report.findings_text import LISTED, SEVERITY_MARK, SEVERITY_STYLE, render_findings, verdict
 from inspector.report.model_report import Report
+from inspector.report.plain_table import Cell, Column, print_lines, table_lines
 from inspector.report.validation_text import render_validation
 
 PARAMETER_CHECKS = frozenset({"params", "groups", "kernel", "channels", "bias"})
 """Checks about the stored parameters: an error in one of them marks the params cell ✘."""
-_SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
-_SEVERITY_MARK = {"error": "✘", "warning": "!", "info": "i"}
+COLUMNS = (
+    *(Column(heading) for heading in ("layer", "op", "input → output", "kernel", "stride", "dilation", "pads")),
+    Column("groups"),
+    Column("filters out × (in/g × k)"),
+    Column("params", right=True),
+    Column("MACs", right=True),
+)
 
 
 def _number(value: int | None) -> str:
@@ -37,17 +46,17 @@ def _macs(layer: Layer) -> str:
     return f"{layer.macs:,}"
 
 
-def _params_cell(layer: Layer, failed: bool) -> Text:
+def _params_cell(layer: Layer, failed: bool) -> Text | str:
     if layer.expected_params is None:
-        return Text(_number(layer.params) if layer.params else "")
+        return _number(layer.params) if layer.params else ""
     if layer.expected_params == layer.params and not failed:
         return Text.assemble(f"{layer.params:,} ", ("✔", "green"))
     return Text.assemble(f"{layer.params:,} ", ("✘", "bold red"), f" (expected {layer.expected_params:,})")
 
 
-def _row(layer: Layer, failed: bool, params_failed: bool) -> list[Text | str]:
+def _row(layer: Layer, failed: bool, params_failed: bool) -> list[Cell]:
     shapes = f"{dims(layer.input_shape, '—')} → {dims(layer.output_shape)}"
-    name = Text(layer.name, style="bold red" if failed else "")
+    name = Text(layer.name, style="bold red") if failed else layer.name
     if isinstance(layer, ConvLayer):
         return [
             name,
@@ -78,79 +87,111 @@ def _row(layer: Layer, failed: bool, params_failed: bool) -> list[Text | str]:
     ]
 
 
-def layer_table(report: Report) -> Table:
-    """One row per layer: shapes, conv attributes, filters, verified params, MACs."""
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    for heading in ("layer", "op", "input → output", "kernel", "stride", "dilation", "pads", "groups"):
-        table.add_column(heading, no_wrap=heading != "input → output")
-    table.add_column("filters out × (in/g × k)", no_wrap=True)
-    table.add_column("params", justify="right", no_wrap=True)
-    table.add_column("MACs", justify="right", no_wrap=True)
-    for layer in report.model.layers:
-        errors = [f.check for f in report.layer_findings(layer) if f.severity == "error"]
-        table.add_row(*_row(layer, bool(errors), any(check in PARAMETER_CHECKS for check in errors)))
-    return table
+def layer_table(report: Report, *, all_nodes: bool = False) -> list[Text]:
+    """One line per layer (a heading and a rule first): shapes, conv attributes, filters, verified params, MACs.
+
+    Nodes that only compute constants are left out unless ``all_nodes``.
+    """
+    errors: dict[str, list[str]] = defaultdict(list)
+    for finding in report.findings:
+        if finding.severity == "error" and finding.layer is not None:
+            errors[finding.layer].append(finding.check)
+    rows = (
+        _row(layer, bool(errors[layer.name]), any(check in PARAMETER_CHECKS for check in errors[layer.name]))
+        for layer in report.model.layers
+        if all_nodes or not layer.constant
+    )
+    return table_lines(COLUMNS, rows)
 
 
-def totals_line(report: Report) -> str:
-    """``Total params 18,816 (trainable 18,816, non-trainable 0) · 2 conv layers · MACs 10,811,520 per sample``."""
+def totals_line(report: Report, *, all_nodes: bool = False) -> str:
+    """``Total params 18,816 (trainable 18,816, non-trainable 0) · 2 conv layers · MACs 10,811,520 per sample``.
+
+    Nodes that only compute constants are not layers: they count apart, and the line says when the table leaves
+    them out.
+    """
     model = report.model
-    macs = [layer.macs for layer in model.layers if layer.macs is not None]
-    open_size = sum(1 for layer in model.layers if _macs(layer) == "?")
+    layers = [layer for layer in model.layers if not layer.constant]
+    macs = [layer.macs for layer in layers if layer.macs is not None]
+    open_size = sum(1 for layer in layers if _macs(layer) == "?")
     text = (
         f"Total params {model.total_params:,} (trainable {model.trainable_params:,}, "
-        f"non-trainable {model.non_trainable_params:,}) · {len(model.conv_layers)} conv layers"
+        f"non-trainable {model.non_trainable_params:,}) · {plural(len(model.conv_layers), 'conv layer')}"
     )
     if open_size:
         inputs_open = any(not all(is_fixed(d) for d in (t.shape or ("?",))[1:]) for t in model.inputs)
         hint = "; give the input's open dims with --input-shape" if inputs_open else ""
-        layers = f"{open_size} layer{'s' if open_size != 1 else ''}"
-        text += f" · MACs at least {sum(macs):,} per sample ({layers} of unknown size{hint})"
+        text += f" · MACs at least {sum(macs):,} per sample ({plural(open_size, 'layer')} of unknown size{hint})"
     elif macs:
         text += f" · MACs {sum(macs):,} per sample"
+    constants = len(model.layers) - len(layers)
+    if constants:
+        shown = "" if all_nodes else ", not listed (--all-nodes lists them)"
+        text += f" · {plural(constants, 'node')} computing constants{shown}"
     return text
 
 
-def render_findings(console: Console, report: Report) -> None:
-    """Findings, one line each, errors first within each layer."""
-    if not report.findings:
-        console.print(Text("✔ all checks hold", style="green"))
-        return
-    for finding in report.findings:
-        where = f"{finding.layer}: " if finding.layer else ""
+def _layer_findings(console: Console, findings: Sequence[Finding]) -> None:
+    for finding in findings:
         console.print(
-            Text.assemble(
-                (f"{_SEVERITY_MARK[finding.severity]} {finding.severity:<7}", _SEVERITY_STYLE[finding.severity]),
-                f" [{finding.check}] {where}{finding.message}",
-            )
+            Text(f"  {SEVERITY_MARK[finding.severity]} {finding.message}", style=SEVERITY_STYLE[finding.severity])
         )
 
 
 def render_report(
-    console: Console, report: Report, *, layer: str | None = None, filters: Sequence[tuple[str, int]] = ()
+    console: Console,
+    report: Report,
+    *,
+    layer: str | None = None,
+    filters: Sequence[tuple[str, int]] = (),
+    all_nodes: bool = False,
+    findings: str = "all",
 ) -> None:
-    """The whole text report; or one layer's explanation and statistics, and chosen filters ``(layer, channel)``."""
+    """The whole text report; or one layer's explanation and statistics, and chosen filters ``(layer, channel)``.
+
+    ``all_nodes`` lists the nodes that only compute constants too, ``findings`` (``all``, ``warnings``, ``errors``)
+    chooses the findings listed.  It ends with the verdict line.
+    """
     model = report.model
     console.print(Text(f"{model.path}  ({model.format}, producer {model.producer})", style="bold"))
     boundary = ", ".join(f"{t.name} {dims(t.shape)} {t.dtype}" for t in model.inputs)
     console.print(f"inputs: {boundary or 'none'}")
+    shown: list[Finding] = []
     if layer is not None:
         chosen = model[layer]
         for line in explain_layer(chosen):
             console.print(line, markup=False)
-        for finding in report.layer_findings(chosen):
-            console.print(
-                Text(f"  {_SEVERITY_MARK[finding.severity]} {finding.message}", style=_SEVERITY_STYLE[finding.severity])
-            )
+        shown = [f for f in report.layer_findings(chosen) if f.severity in LISTED[findings]]
+        _layer_findings(console, shown)
         if isinstance(chosen, ConvLayer):
             render_stats(console, chosen)
     for name, channel in filters:
         for line in filter_lines(model[name], channel, width=min(console.width, 120)):  # type: ignore[arg-type]
             console.print(line, markup=False)
     if layer is not None or filters:
+        console.print(verdict(report, len(shown)))
         return
-    console.print(layer_table(report))
-    console.print(totals_line(report))
+    print_lines(console, layer_table(report, all_nodes=all_nodes))
+    console.print(totals_line(report, all_nodes=all_nodes), markup=False)
     if report.validation is not None:
         render_validation(console, report.validation)
-    render_findings(console, report)
+    render_findings(console, report, findings)
+
+
+def render_text(
+    reports: Sequence[Report],
+    *,
+    terminal: bool = False,
+    layer: str | None = None,
+    filters: Sequence[tuple[str, int]] = (),
+    all_nodes: bool = False,
+    findings: str = "all",
+) -> str:
+    """The text reports of ``reports``, a blank line apart (colour codes when ``terminal``); no line ends in spaces."""
+    buffer = io.StringIO()
+    console = make_console(buffer, terminal=terminal)
+    for index, report in enumerate(reports):
+        if index:
+            console.print()
+        render_report(console, report, layer=layer, filters=filters, all_nodes=all_nodes, findings=findings)
+    return without_trailing_spaces(buffer.getvalue())

@@ -6,18 +6,14 @@ The progress bar goes to stderr, and only when stderr is a terminal, so piped ou
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import TextIO
 
-from rich import box
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from rich.text import Text
 
-from inspector.report.console import make_console
+from inspector.model.findings import examples, plural
+from inspector.report.console import make_console, without_trailing_spaces
 from inspector.report.explain import dims
+from inspector.report.plain_table import Column, print_lines, table_lines
 from inspector.validation.compare import Comparison
 from inspector.validation.result import LayerValidation, ValidationResult
 from inspector.validation.rounding import FALSE_ALARM_PROBABILITY
@@ -54,21 +50,23 @@ def _row(layer: LayerValidation) -> list[str | Text]:
     return [name, layer.mode or "", Text(label, style=style), *numbers]
 
 
-def validation_table(result: ValidationResult) -> Table:
-    """One row per conv layer: verdict, errors, tolerance, the worst element and its output channel."""
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    for heading in ("layer", "mode", "result", "max abs err", "max rel err", "tolerance", "worst channel", "worst at"):
-        table.add_column(heading, no_wrap=True, justify="right" if heading.startswith(("max", "worst c")) else "left")
-    for layer in result.layers:
-        table.add_row(*_row(layer))
-    return table
+COLUMNS = tuple(
+    Column(heading, right=heading.startswith(("max", "worst c")))
+    for heading in ("layer", "mode", "result", "max abs err", "max rel err", "tolerance", "worst channel", "worst at")
+)
+
+
+def validation_table(result: ValidationResult) -> list[Text]:
+    """One line per conv layer (a heading and a rule first): verdict, errors, tolerance, the worst element and its
+    output channel."""
+    return table_lines(COLUMNS, (_row(layer) for layer in result.layers))
 
 
 def _inputs_line(result: ValidationResult) -> str:
     inputs = result.inputs
     tensors = ", ".join(f"{t['name']} {dims(t['shape'])} {t['dtype']}" for t in inputs.get("tensors", ()))
     origin = f"from {inputs['file']}" if inputs.get("source") == "npz" else f"random, seed {inputs.get('seed')}"
-    runs = f" · {result.capture_runs} capture run{'s' if result.capture_runs != 1 else ''}"
+    runs = f" · {plural(result.capture_runs, 'capture run')}"
     return f"validation inputs ({origin}): {tensors or 'per layer, of each layer input shape'}{runs}"
 
 
@@ -93,23 +91,25 @@ def _placeholder_note(result: ValidationResult) -> str:
     made_up = [layer.name for layer in result.layers if layer.placeholder]
     if not made_up:
         return ""
-    shown = ", ".join(made_up[:3]) + (f" … ({len(made_up) - 3} more)" if len(made_up) > 3 else "")
-    return f"; {len(made_up)} ran at a placeholder input size, which the file does not fix ({shown})"
+    return f"; {len(made_up):,} ran at a placeholder input size, which the file does not fix ({examples(made_up)})"
 
 
 def _verdict(result: ValidationResult) -> Text:
     total, passed, skipped = len(result.layers), result.count("passed"), result.count("skipped")
-    and_skipped = f", {skipped} skipped" if skipped else ""
+    and_skipped = f", {skipped:,} skipped" if skipped else ""
     and_skipped += _placeholder_note(result)
+    of_total = plural(total, "conv layer")
     if not result.passed:
         bad = total - passed - skipped
-        text = f"✘ validation failed: {bad} of {total} conv layers disagree with onnxruntime or cannot run{and_skipped}"
+        disagree = "disagrees" if bad == 1 else "disagree"
+        text = f"✘ validation failed: {bad:,} of {of_total} {disagree} with onnxruntime or cannot run{and_skipped}"
         return Text(text, style="bold red")
     if skipped and not passed:
-        return Text(f"- validation: none of the {total} conv layers could run (see the warnings)", style="yellow")
+        return Text(f"- validation: none of {of_total} could run (see the warnings)", style="yellow")
     if not total:
         return Text("✔ validation: no conv layers to validate", style="green")
-    return Text(f"✔ validation passed: {passed} of {total} conv layers match onnxruntime{and_skipped}", style="green")
+    match = "matches" if passed == 1 else "match"
+    return Text(f"✔ validation passed: {passed:,} of {of_total} {match} onnxruntime{and_skipped}", style="green")
 
 
 def render_validation(console: Console, result: ValidationResult, *, details: bool = False) -> None:
@@ -119,7 +119,7 @@ def render_validation(console: Console, result: ValidationResult, *, details: bo
     if result.runtime:
         console.print(_runtime_line(result), markup=False)
     if result.layers:
-        console.print(validation_table(result))
+        print_lines(console, validation_table(result))
     for layer in result.layers if details else ():
         if layer.status != "passed":
             label, style = _STATUS[layer.status]
@@ -135,20 +135,4 @@ def validation_text(result: ValidationResult) -> str:
     console = make_console(buffer, terminal=False)
     console.print(result.model_path, markup=False)
     render_validation(console, result, details=True)
-    return buffer.getvalue()
-
-
-@contextmanager
-def progress_bar(stream: TextIO, label: str) -> Iterator[Callable[[str, int, int], None] | None]:
-    """A callback for ``validate(progress=...)`` drawing a bar on ``stream`` when it is a terminal, else ``None``."""
-    if not stream.isatty():
-        yield None
-        return
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=Console(file=stream), transient=True) as bar:
-        task = bar.add_task(f"validating {label}", total=None)
-
-        def advance(layer: str, done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total, description=f"validating {label}: {layer}")
-
-        yield advance
+    return without_trailing_spaces(buffer.getvalue())

@@ -22,15 +22,13 @@ from inspector.model.common import Shape
 from inspector.plugins.onnx.onnx_errors import NOT_COMPUTED, NOT_INFERRED
 from inspector.plugins.onnx.tensors import tensor_dtype, tensor_reader
 
-# Ops never folded into constants: random ones (not a function of their inputs alone), and ones whose cost grows
-# faster than their output, which a hostile file could make run for minutes while loading.
-_NOT_FOLDED = {
-    "RandomNormal",
-    "RandomNormalLike",
-    "RandomUniform",
-    "RandomUniformLike",
-    "Multinomial",
-    "Bernoulli",
+RANDOM_OPS = frozenset(
+    {"RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike", "Multinomial", "Bernoulli"}
+)
+"""Ops whose output is not a function of their inputs alone: never constants."""
+# Ops never folded into constants: random ones, and ones whose cost grows faster than their output, which a hostile
+# file could make run for minutes while loading.
+_NOT_FOLDED = RANDOM_OPS | {
     "Conv",
     "ConvInteger",
     "ConvTranspose",

@@ -6,6 +6,7 @@ its bytes (embedded, a memory-mapped external file, or a constant computed by ``
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,7 +22,7 @@ from inspector.model.layouts import onnx_conv_layout
 from inspector.model.padding import AUTO_PAD_MODES, conv_pads, conv_transpose_pads
 from inspector.options import Options
 from inspector.plugins.onnx.attributes import NodeAttributes
-from inspector.plugins.onnx.graph import GraphScope, named_subgraphs
+from inspector.plugins.onnx.graph import RANDOM_OPS, GraphScope, named_subgraphs
 from inspector.plugins.onnx.onnx_errors import NOT_INFERRED, UNREADABLE
 from inspector.plugins.onnx.shapes import infer_shapes, open_dims
 from inspector.plugins.onnx.strings import non_utf8_string
@@ -92,7 +93,7 @@ def read_onnx(path: Path, input_shapes: Mapping[str, tuple[int, ...]] | None = N
         inferred.graph, model_dir=path.parent, file_label=str(path), opsets=list(inferred.opset_import), stored=lifted
     )
     layers: list[Layer] = []
-    _walk(scope, prefix="", layers=layers, taken={})
+    _walk(scope, prefix="", layers=layers, taken={}, constants=set())
     initializer_names = {tensor.name for tensor in inferred.graph.initializer}
     return Model(
         path=str(path),
@@ -169,18 +170,32 @@ def topological_order(graph: onnx.GraphProto, label: str) -> list[onnx.NodeProto
     return order
 
 
-def _walk(scope: GraphScope, *, prefix: str, layers: list[Layer], taken: dict[str, int]) -> None:
+def _walk(scope: GraphScope, *, prefix: str, layers: list[Layer], taken: dict[str, int], constants: set[str]) -> None:
+    """Append the layers of ``scope``'s graph and its bodies; ``constants``: tensors computed by constant nodes."""
     for index, node in enumerate(topological_order(scope.graph, scope.file_label)):
         own = node.name or (node.output[0] if node.output and node.output[0] else f"{node.op_type}_{index}")
         name = _unique(prefix + own, taken)
-        layers.append(_layer(node, scope, name))
+        layer = _layer(node, scope, name)
+        if not isinstance(layer, ConvLayer) and _computes_constant(node, scope, constants):
+            layer = dataclasses.replace(layer, constant=True)
+            constants.update(output for output in node.output if output)
+        layers.append(layer)
         for attribute_name, body in named_subgraphs(node):
             _walk(
                 scope.child(body),
                 prefix=f"{name}/{attribute_name}/",
                 layers=layers,
                 taken=taken,
+                constants=set(constants),  # a body's own tensors stay in the body
             )
+
+
+def _computes_constant(node: onnx.NodeProto, scope: GraphScope, constants: set[str]) -> bool:
+    """Whether ``node`` only computes a constant: every input is an initializer or a constant node's output (no
+    graph input upstream), and it is neither random nor control flow."""
+    if node.op_type in RANDOM_OPS or named_subgraphs(node):
+        return False
+    return all(not tensor or tensor in constants or scope.is_constant(tensor) for tensor in node.input)
 
 
 def _input(node: onnx.NodeProto, position: int) -> str:
