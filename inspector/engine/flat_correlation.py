@@ -36,7 +36,11 @@ import numpy as np
 from inspector.engine.workspace import scratch
 
 COLUMN_BUDGET_BYTES = 8 << 20
-"""Size of the im2col column buffer of one block (8 MiB)."""
+"""Size of the im2col column buffer of one block (8 MiB) for GEMMs of at least ``WIDE_GEMM`` output channels per
+group; narrower ones (grouped, depthwise, small transposed convs) stream their columns once, and ran 10-25% faster
+with 3/16 of it (1.5 MiB), which stays in cache."""
+
+WIDE_GEMM = 64
 
 DEPTHWISE_BLOCK_BYTES = 1 << 19
 """Size of the accumulator of one depthwise block (512 KiB)."""
@@ -100,7 +104,8 @@ def _im2col_gemm(job: _Job) -> None:
     taps = len(offsets)
     groups, out_per_group, in_per_group, _ = weights.shape
     matrix = weights.reshape(groups, out_per_group, in_per_group * taps)
-    tiling = _Tiling(job.grid, job.pitch, max(1, COLUMN_BUDGET_BYTES // (buf.shape[0] * taps * buf.itemsize)))
+    budget = COLUMN_BUDGET_BYTES if out_per_group >= WIDE_GEMM else COLUMN_BUDGET_BYTES * 3 // 16
+    tiling = _Tiling(job.grid, job.pitch, max(1, budget // (buf.shape[0] * taps * buf.itemsize)))
     columns = scratch("columns", (buf.shape[0], taps, tiling.capacity if taps > 1 else 0), buf.dtype)
     # Fewer positions than output channels: the GEMM runs faster as positions x channels (up to 1.5x measured).
     transposed = groups == 1 and tiling.capacity < out_per_group
