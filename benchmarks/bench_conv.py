@@ -193,12 +193,12 @@ def main() -> None:
             y = runtime()
             np.testing.assert_allclose(engine(), y, rtol=1e-3, atol=1e-3)
             t_engine, t_ort = alternate(engine, runtime, args.budget)
-            t_engine32, _ = alternate(engine32, runtime, args.budget / 2)
+            t_engine32, t_ort32 = alternate(engine32, runtime, args.budget / 2)
             ratios.append(t_engine / t_ort)
             gflop = case.gflop(y)
             print(
                 f"{case.name:36s} {gflop:6.3f} {t_engine * 1e3:9.2f} {gflop / t_engine:7.1f} {t_ort * 1e3:7.2f} "
-                f"{ratios[-1]:7.2f} {gflop / peak64 / t_ort:5.2f} {t_engine32 / t_ort:7.2f} "
+                f"{ratios[-1]:7.2f} {gflop / peak64 / t_ort:5.2f} {t_engine32 / t_ort32:7.2f} "
                 f"{extra_memory(engine) / 1e6:8.2f}"
             )
     print(f"eng/ort over {len(ratios)} cases: median {statistics.median(ratios):.2f}, worst {max(ratios):.2f}")
