@@ -130,18 +130,20 @@ def test_a_glob_expands_to_the_model_files_it_matches(fleet, capsys, monkeypatch
 @pytest.mark.parametrize(
     ("argument", "message"),
     [
-        ("empty", "empty: no model file (.onnx, .h5, .keras) under this folder"),
-        ("models/*.h5", "models/*.h5: no model file (.onnx, .h5, .keras) matches this pattern"),
-        ("models/*.txt", "models/*.txt: no model file (.onnx, .h5, .keras) matches this pattern"),
-        ("elsewhere/**/*.onnx", "elsewhere/**/*.onnx: no model file (.onnx, .h5, .keras) matches this pattern"),
+        ("empty", "empty: is a directory, not a model file"),
+        ("models/*.h5", "models/*.h5: no such file"),
+        ("models/*.txt", "models/*.txt: no such file"),
+        ("elsewhere/**/*.onnx", "elsewhere/**/*.onnx: no such file"),
     ],
 )
-def test_a_folder_or_glob_with_no_model_is_a_usage_error(fleet, capsys, monkeypatch, argument, message):
+def test_a_folder_or_glob_with_no_model_is_one_line_exit_2(fleet, capsys, monkeypatch, argument, message):
+    """As a path that is no model: the loader's one line, exit 2, and the other models still reported."""
     monkeypatch.chdir(fleet)
     (fleet / "empty" / ".hidden").mkdir(parents=True)
     conv_chain(fleet / "empty" / ".hidden" / "m.onnx", 1, 0)
-    code, out, err = _inspect(capsys, "models/a.onnx", argument)
-    assert (code, out, err) == (2, "", f"inspect: error: {message}\n")
+    code, out, err = _inspect(capsys, "models/a.onnx", argument, "--format", "json")
+    assert (code, err) == (2, f"inspect: error: {message}\n")
+    assert _paths(report_json(out)) == ["models/a.onnx"]
 
 
 def test_a_file_named_itself_is_read_whatever_its_name(fleet, capsys):

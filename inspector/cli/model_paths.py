@@ -3,7 +3,9 @@
 A folder is walked recursively by :mod:`inspector.model.model_files` (.onnx, .h5, .keras, sorted, hidden files and
 folders skipped).  A pattern (``'models/*.onnx'``, ``'zoo/**/*.h5'``, quoted so that the shell leaves it) is
 expanded here: the folders it matches as folders, its files by the same rule, sorted.  Any other argument, a file
-above all, passes as given, so a folder reports exactly as the list of its files would.
+above all, passes as given, so a folder reports exactly as the list of its files would.  So does a folder or
+pattern with no model file: the loader refuses it as it refuses any path that is no model (one line, exit 2, and
+the other models are still reported).
 """
 
 from __future__ import annotations
@@ -13,28 +15,25 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from inspector.errors import LoadError
-from inspector.model.model_files import MODEL_SUFFIXES, is_model_file, model_files
+from inspector.model.model_files import is_model_file, model_files
 
 _PATTERN = re.compile(r"[*?[]")
 
 
 def expand_models(arguments: Sequence[str]) -> list[str]:
-    """The model paths that ``arguments`` stand for, in order; ``LoadError`` for a folder or pattern with none."""
+    """The model paths that ``arguments`` stand for, in order."""
     return [path for argument in arguments for path in _expand(argument)]
 
 
 def _expand(argument: str) -> list[str]:
     path = Path(argument)
     if path.is_dir():
-        found, where = model_files(path), "under this folder"
+        found = model_files(path)
     elif _PATTERN.search(argument) and not path.exists():
-        found, where = _matches(argument), "matches this pattern"
+        found = _matches(argument)
     else:
-        return [argument]
-    if not found:
-        raise LoadError(f"{argument}: no model file ({', '.join(MODEL_SUFFIXES)}) {where}")
-    return [str(model) for model in found]
+        found = []
+    return [str(model) for model in found] or [argument]
 
 
 def _matches(pattern: str) -> list[Path]:
