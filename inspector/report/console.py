@@ -30,4 +30,6 @@ def make_console(stream: TextIO, *, terminal: bool | None = None) -> Console:
 
 def without_trailing_spaces(text: str) -> str:
     """``text`` with no line ending in spaces (colour codes at a line's end stay)."""
+    if "\x1b" not in text and " \n" not in text and "\t\n" not in text and not text.endswith((" ", "\t")):
+        return text  # nothing to strip: a long plain report is spared the search
     return _TRAILING.sub(r"\1", text)

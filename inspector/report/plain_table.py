@@ -28,9 +28,14 @@ class Column:
     right: bool = False
 
 
+_EMPTY: tuple[str, int, list[Span]] = ("", 0, [])
+
+
 def _cell(cell: Cell) -> tuple[str, int, list[Span]]:
     """A cell's text, its width in terminal cells and its styles (spans from the cell's start)."""
     if isinstance(cell, str):
+        if not cell:
+            return _EMPTY
         return cell, len(cell) if cell.isascii() else cell_len(cell), []
     spans = [Span(0, len(cell.plain), cell.style), *cell.spans] if cell.style else list(cell.spans)
     return cell.plain, cell.cell_len, spans
@@ -60,7 +65,7 @@ def _line(margin: str, row: list[tuple[str, int, list[Span]]], rights: list[bool
         if styles:
             start = offset + (size - len(plain) if right else 0)
             spans += [span.move(start) for span in styles]
-        parts.append(plain.rjust(size) if right else plain.ljust(size))
+        parts.append(plain.rjust(size) if right else plain.ljust(size) if plain else " " * size)
         offset += size + len(GAP)
     return Text((margin + GAP.join(parts)).rstrip(), spans=spans)
 
