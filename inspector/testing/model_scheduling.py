@@ -3,7 +3,7 @@
 A model is validated once per process, by the first of its items that runs there.  xdist's default distribution
 (``load``) deals items out one by one, so a model's layers would land on several workers and each would validate
 it.  :class:`ModelScheduling` is xdist's ``loadgroup`` scheduler with each model file one work unit; every other
-test is a unit of its own (under ``--dist loadgroup``, or of its ``xdist_group``), as xdist would make it.
+test is a unit of its own or, under ``--dist loadgroup``, one with the tests of its ``xdist_group``.
 Imported only by xdist's ``pytest_xdist_make_scheduler`` hook, so only where xdist is installed.
 """
 
