@@ -125,7 +125,7 @@ def test_output_padding_must_stay_below_its_stride_or_dilation():
         "output_padding value 2 on axis 1 must be smaller than the stride 2 or the dilation 1 (output_padding [0, 2])"
     ]
     assert messages(geometry(2, strides=(2, 2), dilations=(1, 1), pads=None, output_padding=(0,))) == [
-        "output_padding [0] has 1 values, expected 2 for a 2-D conv"
+        "output_padding [0] has 1 value, expected 2 for a 2-D conv"
     ]
 
 

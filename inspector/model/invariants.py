@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from inspector.model.findings import plural
 from inspector.model.padding import AUTO_PAD_MODES
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ def weight_shape_violations(
     for axis, side, channels, meaning in axes:
         if shape[axis] != expected[axis]:
             message = (
-                f"the {side} has {channels} channels, so weight axis {axis} should be {expected[axis]} "
+                f"the {side} has {plural(channels, 'channel')}, so weight axis {axis} should be {expected[axis]} "
                 f"({meaning}), found {shape[axis]} (weight shape {shape})"
             )
             violations.append(Violation("channels", message, {"expected": expected[axis], "found": shape[axis]}))
@@ -124,7 +125,9 @@ def bias_violation(bias_shape: Sequence[int], out_channels: int) -> Violation | 
     """The bias holds one value per output channel."""
     if tuple(bias_shape) == (out_channels,):
         return None
-    message = f"bias should hold {out_channels} values (one per output channel), found shape {list(bias_shape)}"
+    message = (
+        f"bias should hold {plural(out_channels, 'value')} (one per output channel), found shape {list(bias_shape)}"
+    )
     return Violation("bias", message, {"expected": out_channels, "found": list(bias_shape)})
 
 
@@ -167,7 +170,7 @@ def axis_values(name: str, values: Sequence[int], count: int, *, minimum: int, r
     """``count`` values, each at least ``minimum`` (``name`` is the attribute: ``strides``, ``pads``…)."""
     found = list(values)
     if len(found) != count:
-        message = f"{name} {found} has {len(found)} values, expected {count} for a {rank}-D conv"
+        message = f"{name} {found} has {plural(len(found), 'value')}, expected {count} for a {rank}-D conv"
         return Violation(name, message, {"found": found})
     if min(found, default=minimum) < minimum:
         limit = "positive" if minimum == 1 else "non-negative" if minimum == 0 else f"at least {minimum}"
@@ -227,7 +230,7 @@ def parameter_violation(expected: int, stored: int, product: str) -> Violation |
     """The stored parameter count equals the one the attributes promise (``product`` spells it out)."""
     if expected == stored:
         return None
-    message = f"attributes promise {expected:,} parameters ({product}), the file stores {stored:,}"
+    message = f"attributes promise {plural(expected, 'parameter')} ({product}), the file stores {stored:,}"
     return Violation("params", message, {"expected": expected, "found": stored})
 
 

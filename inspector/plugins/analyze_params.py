@@ -7,7 +7,7 @@ import math
 from inspector.hookspecs import hookimpl
 from inspector.model import invariants
 from inspector.model.common import ConvLayer, DenseLayer, Layer, Model
-from inspector.model.findings import Finding
+from inspector.model.findings import Finding, plural
 from inspector.options import Options
 
 
@@ -43,7 +43,7 @@ def check_dense(layer: DenseLayer) -> list[Finding]:
             _error(
                 layer,
                 "channels",
-                f"the input has {width} features, the weight expects {layer.in_features}",
+                f"the input has {plural(width, 'feature')}, the weight expects {layer.in_features}",
                 expected=width,
                 found=layer.in_features,
             )
@@ -53,7 +53,7 @@ def check_dense(layer: DenseLayer) -> list[Finding]:
             _error(
                 layer,
                 "bias",
-                f"bias should hold {layer.out_features} values, found shape {list(layer.bias.shape)}",
+                f"bias should hold {plural(layer.out_features, 'value')}, found shape {list(layer.bias.shape)}",
                 expected=layer.out_features,
                 found=list(layer.bias.shape),
             )
@@ -70,7 +70,7 @@ def check_batch_norm(layer: Layer) -> list[Finding]:
         _error(
             layer,
             "params",
-            f"{role} should hold {channels} values (one per channel), found shape {list(weight.shape)}",
+            f"{role} should hold {plural(channels, 'value')} (one per channel), found shape {list(weight.shape)}",
             expected=channels,
             found=list(weight.shape),
         )

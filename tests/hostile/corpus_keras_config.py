@@ -186,7 +186,7 @@ def _document_cases() -> list[Case]:
             "input-shape-huge",
             put("image", "batch_input_shape", [None, 1 << 40, 1 << 40, 2]),
             CHECK_FAILS,
-            "error [channels] head: the input has 1208925819614629174706176 features, the weight expects 64",
+            "error [channels] head: the input has 1,208,925,819,614,629,174,706,176 features, the weight expects 64",
         ),
     ]
 
