@@ -41,7 +41,8 @@ def analyze_model(model: Model, options: Options) -> list[Finding] | None:
     """Check ``model`` and return findings (an empty list or ``None`` when there is nothing to say).
 
     Every analyzer runs.  One that raises becomes an ``error`` finding of check ``plugin`` naming it, and
-    the others still run.
+    the others still run.  One that works through the layers one at a time may tell ``options.progress`` of each
+    layer it finishes (the progress bar of ``inspect``).
     """
 
 

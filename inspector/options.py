@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 
@@ -13,7 +13,10 @@ class Options:
     ``raise_errors`` makes a raising analyzer propagate instead of becoming an error finding (tests, and
     ``INSPECTOR_RAISE_ERRORS=1``).  ``input_shapes`` sets model input dims the file leaves open
     (``--input-shape``, :mod:`inspector.model.input_shapes`); loaders apply those that name their model's inputs.
+    ``progress``, when given, is told by plugins that work through a model layer by layer (the built-in filter
+    analyzer) of each layer they finish: its name, the layers done and their total, for a progress bar.
     """
 
     raise_errors: bool = False
     input_shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    progress: Callable[[str, int, int], None] | None = field(default=None, compare=False, repr=False)

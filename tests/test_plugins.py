@@ -137,7 +137,9 @@ def test_a_third_party_format_validates_through_the_hooks(manager, tmp_path):
 HOOK_SCENARIOS = {
     "load_model": lambda m: m.hook.load_model(path=SAMPLES / "seed.onnx", options=inspector.Options()),
     "analyze_model": lambda m: any(
-        m.hook.analyze_model(model=inspector.load(SAMPLES / "broken_grouped.onnx", plugin_manager=m), options=None)
+        m.hook.analyze_model(
+            model=inspector.load(SAMPLES / "broken_grouped.onnx", plugin_manager=m), options=inspector.Options()
+        )
     ),
     "capture_layers": lambda m: list(
         m.hook.capture_layers(

@@ -241,7 +241,7 @@ def test_assert_model_valid():
 def test_progress_is_reported_per_layer():
     calls = []
     inspector.validate(SAMPLES / "strided_padded.onnx", progress=lambda *call: calls.append(call))
-    assert calls == [("stem", 1, 3), ("same_upper", 2, 3), ("same_lower", 3, 3)]
+    assert calls == [("running the model", 0, 3), ("stem", 1, 3), ("same_upper", 2, 3), ("same_lower", 3, 3)]
 
 
 KERAS_FILES = sorted((SAMPLES / "keras").glob("k[23]_*.h5")) + sorted((SAMPLES / "keras").glob("*.keras"))

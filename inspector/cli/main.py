@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import sys
 import traceback
@@ -14,7 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+import pluggy
+
 from inspector.cli.model_paths import expand_models
+from inspector.cli.progress import ProgressDisplay, progress_display
 from inspector.cli.supervise import run_with_deadline, supervised
 from inspector.cli.validation_flags import add_validation_arguments, validate_reports, validation_options
 from inspector.errors import FilterError, InspectorError
@@ -99,6 +103,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print the JSON Schema of the --format json report (or write it to --output FILE); takes no MODEL",
     )
+    parser.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="no progress bar and no notes on stderr, only errors (the bar is drawn only when stderr is a terminal)",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     parser.add_argument(
         "--timeout",
@@ -168,13 +178,14 @@ def _check_filter(model: Model, name: str, channel: int) -> None:
         raise UsageError(f"{model.path}: {error}") from None
 
 
-def _export(model: Model, path: str) -> None:
+def _export(model: Model, path: str, *, quiet: bool) -> None:
     try:
         count = export_filters(model, path)
     except OSError as error:
         raise UsageError(f"--export-filters: cannot write {path}: {error.strerror or error}") from None
     layers = plural(len(model.conv_layers), "conv layer")
-    print(f"inspect: wrote {plural(count, 'array')} of {layers} to {path}", file=sys.stderr)
+    if not quiet:
+        print(f"inspect: wrote {plural(count, 'array')} of {layers} to {path}", file=sys.stderr)
 
 
 def one_line(error: BaseException) -> str:
@@ -204,33 +215,17 @@ def run_inspect(argv: Sequence[str]) -> int:
     options = Options(raise_errors=raise_errors_requested(), input_shapes=input_shapes)
     manager = get_plugin_manager()
     with contextlib.ExitStack() as open_models:  # every model's files are closed, however the run ends
-        reports: list[Report] = []
-        worst = EXIT_OK
-        for path in arguments.models:
-            try:
-                report = inspect_model(path, plugin_manager=manager, options=options)
-            except InspectorError as error:
-                if arguments.debug:
-                    traceback.print_exc()
-                print(f"inspect: error: {one_line(error)}", file=sys.stderr)
-                worst = max(worst, EXIT_USAGE)
-                continue
-            open_models.callback(report.model.close)
-            if arguments.layer is not None and arguments.layer not in {layer.name for layer in report.model.layers}:
-                raise _layer_error(report.model, f"no layer named {arguments.layer!r}")
-            for name, channel in filters:
-                _check_filter(report.model, name, channel)
-            reports.append(report)
-            worst = max(worst, report.exit_code)
-        unmatched = sorted(set(input_shapes) - {t.name for report in reports for t in report.model.inputs})
-        if reports and unmatched:
-            raise UsageError(f"--input-shape names {unmatched[0]!r}, which is no input of the models given")
-        if reports and validation is not None:
-            reports = validate_reports(reports, validation, manager)
-            worst = max([worst, *(report.exit_code for report in reports)])
+        with progress_display(sys.stderr, quiet=arguments.quiet) as display:  # gone before the report is written
+            reports, worst = _inspect_all(arguments, filters, options, manager, open_models, display)
+            unmatched = sorted(set(input_shapes) - {t.name for report in reports for t in report.model.inputs})
+            if reports and unmatched:
+                raise UsageError(f"--input-shape names {unmatched[0]!r}, which is no input of the models given")
+            if reports and validation is not None:
+                reports = validate_reports(reports, validation, manager, display)
+                worst = max([worst, *(report.exit_code for report in reports)])
         if reports:
             if arguments.export_filters is not None:
-                _export(reports[0].model, arguments.export_filters)
+                _export(reports[0].model, arguments.export_filters, quiet=arguments.quiet)
             if arguments.format == "json":
                 text = render_json(reports, layer=arguments.layer, filters=filters)
             else:
@@ -247,6 +242,40 @@ def run_inspect(argv: Sequence[str]) -> int:
             if arguments.junit is not None:
                 _write(junit_xml(reports), arguments.junit)
     return worst
+
+
+def _inspect_all(
+    arguments: argparse.Namespace,
+    filters: list[tuple[str, int]],
+    options: Options,
+    manager: pluggy.PluginManager,
+    open_models: contextlib.ExitStack,
+    display: ProgressDisplay,
+) -> tuple[list[Report], int]:
+    """Load and analyze every model (each a phase of ``display``); a model that cannot be read is an error line.
+
+    Returns the reports and the worst exit code so far.
+    """
+    reports: list[Report] = []
+    worst = EXIT_OK
+    for path in arguments.models:
+        try:
+            shown = dataclasses.replace(options, progress=display.phase(f"inspecting {path}"))
+            report = inspect_model(path, plugin_manager=manager, options=shown)
+        except InspectorError as error:
+            if arguments.debug:
+                traceback.print_exc()
+            print(f"inspect: error: {one_line(error)}", file=sys.stderr)
+            worst = max(worst, EXIT_USAGE)
+            continue
+        open_models.callback(report.model.close)
+        if arguments.layer is not None and arguments.layer not in {layer.name for layer in report.model.layers}:
+            raise _layer_error(report.model, f"no layer named {arguments.layer!r}")
+        for name, channel in filters:
+            _check_filter(report.model, name, channel)
+        reports.append(report)
+        worst = max(worst, report.exit_code)
+    return reports, worst
 
 
 def main(argv: Sequence[str] | None = None) -> int:

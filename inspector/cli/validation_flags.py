@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 from collections.abc import Mapping
-from typing import TextIO
 
 import pluggy
 
+from inspector.cli.progress import ProgressDisplay
 from inspector.errors import ValidationError
 from inspector.report.model_report import Report
 from inspector.validation.options import DEFAULT_MAX_CAPTURE_MB, GRAPH_OPTIMIZATIONS, ValidationOptions
@@ -140,15 +139,13 @@ def validate_reports(
     reports: list[Report],
     options: ValidationOptions,
     manager: pluggy.PluginManager,
-    stream: TextIO | None = None,
+    display: ProgressDisplay | None = None,
 ) -> list[Report]:
-    """Each report with its model validated by ``manager``'s plugins (a progress bar on ``stream``, stderr by
-    default, if a terminal).
+    """Each report with its model validated by ``manager``'s plugins (a phase of ``display`` each).
 
     A per-layer tolerance or an input shape must name a layer or input of at least one of the models; each
     model gets the ones that name its own.
     """
-    from inspector.report.validation_text import progress_bar
     from inspector.validation.run import validate  # onnxruntime is imported only when validating
 
     layers = {layer.name for report in reports for layer in report.model.conv_layers}
@@ -157,7 +154,7 @@ def validate_reports(
         raise ValidationError(f"--atol/--rtol name {unknown_layers[0]!r}, which is no conv layer of the models given")
     validated = []
     for report in reports:
-        with progress_bar(stream or sys.stderr, report.model.path) as progress:
-            result = validate(report.model, options.for_model(report.model), progress=progress, plugin_manager=manager)
+        progress = None if display is None else display.phase(f"validating {report.model.path}")
+        result = validate(report.model, options.for_model(report.model), progress=progress, plugin_manager=manager)
         validated.append(report.with_validation(result))
     return validated

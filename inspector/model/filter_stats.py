@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -48,9 +49,29 @@ def row_chunks(rows: int, row_bytes: int) -> Iterator[slice]:
 def filter_stats(layer: ConvLayer) -> FilterStats:
     """The statistics of every filter of ``layer`` (raises ``FilterError`` when its weight cannot be sliced)."""
     matrix = layer.as_matrix()
-    parts = [_chunk_stats(_summable(matrix[rows])) for rows in row_chunks(matrix.shape[0], matrix.shape[1] * 8)]
+    parts = []
+    for rows in row_chunks(matrix.shape[0], matrix.shape[1] * 8):
+        parts.append(_chunk_stats(_summable(matrix[rows])))
+        drop_pages(matrix[rows])
     parts = parts or [_chunk_stats(np.zeros(matrix.shape))]  # no filters
     return FilterStats(*(np.concatenate(column) for column in zip(*parts, strict=True)))
+
+
+def drop_pages(view: np.ndarray) -> None:
+    """Tell the kernel it may drop the resident pages of ``view`` when ``view`` is a contiguous window of a
+    memory-mapped file (they are read from the file again if touched), so a pass over a mapped weight keeps a chunk
+    resident, not the weight; a no-op for arrays in memory."""
+    base = view
+    while isinstance(base, np.ndarray) and not isinstance(base.base, mmap.mmap):
+        base = base.base
+    if not isinstance(base, np.ndarray) or not view.flags.c_contiguous or not hasattr(mmap, "MADV_DONTNEED"):
+        return
+    mapping = base.base
+    start = view.ctypes.data - np.frombuffer(mapping, np.uint8).ctypes.data
+    low = start // mmap.PAGESIZE * mmap.PAGESIZE
+    high = min(-(-(start + view.nbytes) // mmap.PAGESIZE) * mmap.PAGESIZE, len(mapping))
+    if high > low:
+        mapping.madvise(mmap.MADV_DONTNEED, low, high - low)
 
 
 def _summable(values: np.ndarray) -> np.ndarray:

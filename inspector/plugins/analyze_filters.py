@@ -9,14 +9,18 @@ integers (a ``ConvInteger`` weight, which the loader cannot dequantize) are not 
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+
 import numpy as np
 
 from inspector.errors import FilterError
 from inspector.hookspecs import hookimpl
 from inspector.model.common import ConvLayer, Model
-from inspector.model.filter_stats import FilterStats, filter_stats
+from inspector.model.filter_stats import FilterStats, drop_pages, filter_stats, row_chunks
 from inspector.model.findings import Finding, Severity, examples, noun, plural, times
 from inspector.model.slicing import checked_weight
+from inspector.model.transient_reads import transient_reads
 from inspector.options import Options
 
 INT8_LEVELS = 127
@@ -98,21 +102,31 @@ def _int8_range(layer: ConvLayer, stats: FilterStats) -> list[Finding]:
 def duplicate_sets(layer: ConvLayer, stats: FilterStats) -> list[list[int]]:
     """Sets of output channels whose filters are bit-for-bit equal and read the same inputs (same group).
 
-    Dead and non-finite filters are left out: other findings name them.
+    Dead and non-finite filters are left out: other findings name them.  Filters are first told apart by a
+    fingerprint (group, min, max and three sampled weights); only those sharing one are read whole, a bounded chunk
+    at a time, and keyed by a 128-bit BLAKE2 digest of their bytes.
     """
     candidates = np.flatnonzero(stats.finite & (stats.max_abs > 0))
     if candidates.size < 2:
         return []
-    rows = layer.as_matrix()[candidates]
-    group = (candidates // (layer.out_channels // layer.groups)).astype(np.int64)
-    keyed = np.concatenate([group[:, None].view(np.uint8), rows.view(np.uint8).reshape(len(rows), -1)], axis=1)
-    keys = np.ascontiguousarray(keyed).view(np.dtype((np.void, keyed.shape[1]))).ravel()
-    _, label, counts = np.unique(keys, return_inverse=True, return_counts=True)
-    label = label.ravel()
-    repeated = np.flatnonzero(counts[label] > 1)
-    order = repeated[np.argsort(label[repeated], kind="stable")]
-    bounds = np.flatnonzero(np.diff(label[order])) + 1
-    return sorted(part.tolist() for part in np.split(candidates[order], bounds)) if order.size else []
+    matrix = layer.as_matrix()
+    per_group = layer.out_channels // layer.groups
+    sampled = [0, matrix.shape[1] // 2, matrix.shape[1] - 1]
+    probes = np.empty((matrix.shape[0], 3))
+    for rows in row_chunks(matrix.shape[0], matrix.shape[1] * matrix.itemsize):
+        probes[rows] = matrix[rows][:, sampled]
+        drop_pages(matrix[rows])
+    probes = probes[candidates]
+    fingerprint = np.column_stack([candidates // per_group, stats.min[candidates], stats.max[candidates], probes])
+    _, label, counts = np.unique(fingerprint, axis=0, return_inverse=True, return_counts=True)
+    suspects = candidates[counts[label.ravel()] > 1]
+    sets: dict[tuple[int, bytes], list[int]] = {}
+    for part in row_chunks(suspects.size, matrix.shape[1] * matrix.itemsize):
+        for channel, row in zip(suspects[part].tolist(), matrix[suspects[part]], strict=True):
+            digest = hashlib.blake2b(np.ascontiguousarray(row), digest_size=16).digest()
+            sets.setdefault((channel // per_group, digest), []).append(channel)
+            drop_pages(matrix[channel])
+    return sorted(part for part in sets.values() if len(part) > 1)
 
 
 def _duplicates(layer: ConvLayer, stats: FilterStats) -> list[Finding]:
@@ -149,12 +163,13 @@ def check_filters(layer: ConvLayer, stats: FilterStats) -> list[Finding]:
 
 @hookimpl
 def analyze_model(model: Model, options: Options) -> list[Finding]:
-    """Check every conv layer's filters; layers whose weight cannot be sliced are left to ``analyze_params``."""
+    """Check every conv layer's filters, reading one layer's weights at a time; layers whose weight cannot be
+    sliced are left to ``analyze_params``."""
     findings: list[Finding] = []
-    for layer in model.conv_layers:
-        try:
-            stats = filter_stats(layer)
-        except FilterError:
-            continue
-        findings.extend(check_filters(layer, stats))
+    layers = model.conv_layers
+    for done, layer in enumerate(layers, start=1):
+        with transient_reads(layer), contextlib.suppress(FilterError):
+            findings.extend(check_filters(layer, filter_stats(layer)))
+        if options.progress is not None:
+            options.progress(layer.name, done, len(layers))
     return findings

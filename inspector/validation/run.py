@@ -154,6 +154,8 @@ class _Validation:
 
     def _captured(self, layers: Sequence[ConvLayer]) -> None:
         """Validate the layers a plugin captures from whole-model runs; on a refusal the rest go standalone."""
+        if self.progress is not None:
+            self.progress("running the model", 0, len(layers))
         try:
             captured = self.manager.hook.capture_layers(
                 model=self.model,
