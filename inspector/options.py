@@ -15,8 +15,11 @@ class Options:
     (``--input-shape``, :mod:`inspector.model.input_shapes`); loaders apply those that name their model's inputs.
     ``progress``, when given, is told by plugins that work through a model layer by layer (the built-in filter
     analyzer) of each layer they finish: its name, the layers done and their total, for a progress bar.
+    ``read_weights`` False asks for shapes and attributes only (``--no-weights``): analyzers that need weight bytes
+    skip their checks and say so.
     """
 
     raise_errors: bool = False
     input_shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     progress: Callable[[str, int, int], None] | None = field(default=None, compare=False, repr=False)
+    read_weights: bool = True

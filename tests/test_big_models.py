@@ -13,6 +13,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import inspector
+from inspector.cli.main import main
 
 CHANNELS = 512
 LAYERS = 6
@@ -104,3 +105,21 @@ def test_onnxruntime_reads_external_data_from_the_model_folder(big, tmp_path, mo
     result = inspector.validate(model)
     assert result.passed and result.capture_runs == 1
     assert {layer.mode for layer in result.layers} == {"captured"}
+
+
+def test_no_weights_reads_shapes_and_attributes_only(big, tmp_path, monkeypatch):
+    """``--no-weights``: the table and parameter checks, and a note that the filter checks were skipped; no
+    external weight is mapped.  A NaN weight is found only when weights are read."""
+    broken = conv_chain(tmp_path / "nan.onnx", 1, 8, external=True)
+    data = tmp_path / "nan.onnx.data"
+    data.write_bytes(np.full(8 * 8 * 9, np.nan, np.float32).tobytes())
+    assert main([str(broken), "--quiet"]) == 1
+
+    def no_mapping(*arguments, **options):
+        raise AssertionError("a weight was read")
+
+    monkeypatch.setattr(np, "memmap", no_mapping)
+    for model in (broken, big):
+        report = inspector.inspect_model(model, options=inspector.Options(read_weights=False))
+        assert report.passed and [f.check for f in report.findings] == ["filters_skipped"]
+    assert main([str(big), "--no-weights", "--format", "json", "--quiet"]) == 0

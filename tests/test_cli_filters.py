@@ -124,11 +124,11 @@ def test_export_failure_leaves_nothing_behind(tmp_path, monkeypatch):
     target = tmp_path / "filters.npz"
     target.write_bytes(b"old")
 
-    def broken_savez(stream, **arrays):
+    def broken_write(stream, array, **options):
         stream.write(b"half")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("inspector.report.npz.np.savez", broken_savez)
+    monkeypatch.setattr("inspector.report.npz.write_array", broken_write)
     assert main([str(SAMPLES / "seed.onnx"), "--export-filters", str(target)]) == 2
     assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["filters.npz"]
 

@@ -53,7 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="inspect",
         description="Inspect convolutional models (ONNX, Keras): layers, filters, verified parameter counts.",
-        epilog="Also: 'inspect plugins [--json]' lists the registered plugins. "
+        epilog="Reading weights: the table and the parameter checks use shapes and attributes only; the filter "
+        "checks (on unless --no-weights), --layer, --filter, --export-filters and --validate read weight bytes, a "
+        "layer at a time (a memory-mapped weight a chunk at a time), so memory stays bounded whatever the model's "
+        "size. Also: 'inspect plugins [--json]' lists the registered plugins. "
         "Exit codes: 0 all checks hold, 1 a check failed, 2 usage error or unreadable model, 3 internal error.",
     )
     parser.add_argument(
@@ -61,6 +64,12 @@ def _parser() -> argparse.ArgumentParser:
         nargs="*",
         metavar="MODEL",
         help="model files (.onnx, .h5, .keras), folders of them, or quoted glob patterns ('zoo/**/*.onnx')",
+    )
+    parser.add_argument(
+        "--no-weights",
+        action="store_true",
+        help="read shapes and attributes only: the table and parameter checks, without the filter checks that "
+        "read every weight (NaN or Inf, dead, duplicate filters, int8 range)",
     )
     parser.add_argument("--layer", metavar="NAME", help="explain one layer in plain words, with per-filter statistics")
     parser.add_argument(
@@ -212,7 +221,9 @@ def run_inspect(argv: Sequence[str]) -> int:
         raise UsageError("--export-filters writes the filters of one model; give one MODEL")
     input_shapes = dict(parse_input_shape(text) for text in arguments.input_shape)
     validation = validation_options(arguments, input_shapes)
-    options = Options(raise_errors=raise_errors_requested(), input_shapes=input_shapes)
+    options = Options(
+        raise_errors=raise_errors_requested(), input_shapes=input_shapes, read_weights=not arguments.no_weights
+    )
     manager = get_plugin_manager()
     with contextlib.ExitStack() as open_models:  # every model's files are closed, however the run ends
         with progress_display(sys.stderr, quiet=arguments.quiet) as display:  # gone before the report is written

@@ -165,8 +165,11 @@ def check_filters(layer: ConvLayer, stats: FilterStats) -> list[Finding]:
 def analyze_model(model: Model, options: Options) -> list[Finding]:
     """Check every conv layer's filters, reading one layer's weights at a time; layers whose weight cannot be
     sliced are left to ``analyze_params``."""
-    findings: list[Finding] = []
     layers = model.conv_layers
+    if not options.read_weights:
+        message = "filter checks (NaN or Inf, dead, duplicate, int8 range) skipped: weights not read (--no-weights)"
+        return [Finding(severity="info", check="filters_skipped", layer=None, message=message)] if layers else []
+    findings: list[Finding] = []
     for done, layer in enumerate(layers, start=1):
         with transient_reads(layer), contextlib.suppress(FilterError):
             findings.extend(check_filters(layer, filter_stats(layer)))
