@@ -299,6 +299,7 @@ def test_no_line_ends_in_spaces_and_columns_stay_aligned(tmp_path, manager, term
     path = constant_model(tmp_path)
     report = inspector.inspect_model(path, plugin_manager=manager)
     text = render_text([report], terminal=terminal, all_nodes=True)
+    assert ("\x1b[" in text) == terminal  # colour codes on a terminal only
     assert not re.search(r"[ \t]+(\x1b\[[0-9;]*m)*$", text, re.MULTILINE)
     plain = re.sub(r"\x1b\[[0-9;]*m", "", text).splitlines()
     heading = next(line for line in plain if line.startswith("layer"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from typing import TextIO
 
 from rich.console import Console
@@ -13,10 +14,14 @@ _TRAILING = re.compile(r"[ \t]+((?:\x1b\[[0-9;]*m)*)$", re.MULTILINE)
 
 
 def make_console(stream: TextIO, *, terminal: bool | None = None) -> Console:
-    """A console for ``stream``: colour on a terminal, plain text otherwise, where a line is never wrapped."""
+    """A console for ``stream``: colour on a terminal, plain text otherwise, where a line is never wrapped.
+
+    ``terminal`` says that what ``stream`` collects goes to a terminal (the CLI renders into a buffer first): colour,
+    and prose wrapped at the terminal's width.
+    """
     is_terminal = stream.isatty() if terminal is None else terminal
     if is_terminal:
-        return Console(file=stream, highlight=False)
+        return Console(file=stream, force_terminal=True, width=shutil.get_terminal_size().columns, highlight=False)
     return Console(
         file=stream,
         force_terminal=False,
