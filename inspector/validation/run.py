@@ -22,6 +22,7 @@ from inspector.errors import ConvolutionError, ValidationError
 from inspector.model.common import ConvLayer, Model
 from inspector.model.transient_reads import TransientReads
 from inspector.plugin_manager import get_plugin_manager, load_model
+from inspector.validation.blas_threads import blas_threads
 from inspector.validation.compare import Comparison, compare
 from inspector.validation.inputs import Feeds, file_feeds, layer_rng, random_array, random_feeds
 from inspector.validation.options import ValidationOptions
@@ -38,6 +39,8 @@ from inspector.validation.standalone import NotExportable, standalone_input_shap
 
 CPU_PROVIDERS = frozenset({"CPUExecutionProvider"})
 """Providers whose conv kernels sum products in the data's own floating-point type, as the bound assumes."""
+ENGINE_BLAS_THREADS = 1
+"""Threads of NumPy's BLAS while the engine recomputes layers (:mod:`inspector.validation.blas_threads`)."""
 Progress = Callable[[str, int, int], None]
 """Called after each layer with its name, the number of layers done and the total."""
 
@@ -117,10 +120,11 @@ class _Validation:
 
     def run(self) -> ValidationResult:
         layers = self.model.conv_layers
-        self._captured(layers)
-        for layer in layers:
-            if layer.name not in self.results:
-                self._record(layer, self._standalone(layer))
+        with blas_threads(ENGINE_BLAS_THREADS):
+            self._captured(layers)
+            for layer in layers:
+                if layer.name not in self.results:
+                    self._record(layer, self._standalone(layer))
         other = sorted({p for result in self.results.values() for p in result.providers} - CPU_PROVIDERS)
         if other:
             self.notes.append(
