@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 from rich.console import Console
-from rich.text import Text
 
 from inspector.errors import FilterError
 from inspector.model.common import ConvLayer
@@ -15,7 +14,7 @@ from inspector.model.filter_stats import COLUMNS, FilterStats, filter_stats
 from inspector.model.findings import noun
 from inspector.model.slicing import checked_weight
 from inspector.report.explain import dims
-from inspector.report.plain_table import Column, print_lines, table_lines
+from inspector.report.plain_table import Column, Line, print_lines, table_lines
 
 _CELLS = {
     "l1": ("L1", "{:.4g}"),
@@ -59,14 +58,14 @@ def filter_lines(layer: ConvLayer, o: int, *, width: int = 120) -> list[str]:
     return lines
 
 
-def stats_table(layer: ConvLayer, stats: FilterStats) -> list[Text]:
+def stats_table(layer: ConvLayer, stats: FilterStats) -> list[Line]:
     """Its title, then one line per output channel: the input maps its filter reads and its statistics."""
     columns = [Column(heading, right=True) for heading in ("channel", "reads", *(_CELLS[name][0] for name in COLUMNS))]
     rows = (
         [str(o), _maps(layer.input_channels(o)), *(_CELLS[name][1].format(getattr(stats, name)[o]) for name in COLUMNS)]
         for o in range(layer.out_channels)
     )
-    return [Text("  per-filter statistics"), *table_lines(columns, rows, indent=2)]
+    return [Line("  per-filter statistics"), *table_lines(columns, rows, indent=2)]
 
 
 def render_stats(console: Console, layer: ConvLayer) -> None:

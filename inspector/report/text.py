@@ -23,7 +23,7 @@ from inspector.report.explain import dims, explain_layer, filters_summary
 from inspector.report.filters_text import filter_lines, render_stats
 from inspector.report.findings_text import LISTED, SEVERITY_MARK, SEVERITY_STYLE, render_findings, verdict
 from inspector.report.model_report import Report
-from inspector.report.plain_table import Cell, Column, print_lines, table_lines
+from inspector.report.plain_table import Cell, Column, Line, print_lines, table_lines
 from inspector.report.validation_text import render_validation
 
 PARAMETER_CHECKS = frozenset({"params", "groups", "kernel", "channels", "bias"})
@@ -90,7 +90,7 @@ def _row(layer: Layer, failed: bool, params_failed: bool) -> list[Cell]:
     ]
 
 
-def layer_table(report: Report, *, all_nodes: bool = False) -> list[Text]:
+def layer_table(report: Report, *, all_nodes: bool = False) -> list[Line]:
     """One line per layer (a heading and a rule first): shapes, conv attributes, filters, verified params, MACs.
 
     Nodes that only compute constants are left out unless ``all_nodes``.

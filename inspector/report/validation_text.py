@@ -13,7 +13,7 @@ from rich.text import Text
 from inspector.model.findings import examples, plural
 from inspector.report.console import make_console, without_trailing_spaces
 from inspector.report.explain import dims
-from inspector.report.plain_table import Column, print_lines, table_lines
+from inspector.report.plain_table import Column, Line, print_lines, table_lines
 from inspector.validation.compare import Comparison
 from inspector.validation.result import LayerValidation, ValidationResult
 from inspector.validation.rounding import FALSE_ALARM_PROBABILITY
@@ -56,7 +56,7 @@ COLUMNS = tuple(
 )
 
 
-def validation_table(result: ValidationResult) -> list[Text]:
+def validation_table(result: ValidationResult) -> list[Line]:
     """One line per conv layer (a heading and a rule first): verdict, errors, tolerance, the worst element and its
     output channel."""
     return table_lines(COLUMNS, (_row(layer) for layer in result.layers))
