@@ -225,6 +225,10 @@ def test_findings_of_one_layer_and_kind_collapse_to_one_line(tmp_path, manager):
     )
     assert examples_line in lines
     assert lines[-1] == "✘ checks failed: 1 error, 5 warnings"
+    explained = render_text([report], layer="c").splitlines()
+    assert [line for line in explained if line.startswith("  ! ")] == [
+        "  ! 5 findings: filter 0 looks odd; filter 1 looks odd; filter 2 looks odd … (2 more)"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from inspector.model.input_shapes import is_fixed
 from inspector.report.console import make_console, without_trailing_spaces
 from inspector.report.explain import dims, explain_layer, filters_summary
 from inspector.report.filters_text import filter_lines, render_stats
-from inspector.report.findings_text import LISTED, SEVERITY_MARK, SEVERITY_STYLE, render_findings, verdict
+from inspector.report.findings_text import LISTED, SEVERITY_MARK, SEVERITY_STYLE, collapsed, render_findings, verdict
 from inspector.report.model_report import Report
 from inspector.report.plain_table import Cell, Column, Line, print_lines, table_lines
 from inspector.report.validation_text import render_validation
@@ -135,10 +135,9 @@ def totals_line(report: Report, *, all_nodes: bool = False) -> str:
 
 
 def _layer_findings(console: Console, findings: Sequence[Finding]) -> None:
-    for finding in findings:
-        console.print(
-            Text(f"  {SEVERITY_MARK[finding.severity]} {finding.message}", style=SEVERITY_STYLE[finding.severity])
-        )
+    """One layer's findings under its explanation, one line per kind."""
+    for finding, message in collapsed(findings):
+        console.print(Text(f"  {SEVERITY_MARK[finding.severity]} {message}", style=SEVERITY_STYLE[finding.severity]))
 
 
 def render_report(
