@@ -16,11 +16,11 @@ with more than one thread waits for every thread, which a busy machine makes slo
 
 Depthwise convolutions (one input channel per group) whose image spans at least ``DIRECT_MIN_SPAN`` flat
 positions are computed tap by tap instead: one multiply and one add per tap over a block of channels and
-positions that stays in cache (``DEPTHWISE_BLOCK_BYTES``), with no column buffer.  Measured on the development
-machine (one thread, float64, 3x3): 3.5 ms against 5.0 ms through the columns on 32x112x112, 8.2 against 10.6
-on 144x56x56; on short images NumPy's per-row cost of a broadcast multiply turns it round (576x14x14: 3.5
-against 2.1 ms; 5x5 on 240x28x28: 29 against 13 ms).  Either way NumPy's two memory passes per tap (it has no
-fused multiply-add) stay far from onnxruntime's register-blocked float32 kernels.
+positions that stays in cache (``DEPTHWISE_BLOCK_BYTES``), with no column buffer.  Measured alternately on the
+development machine while it was busy (one thread, float64, 3x3): 3.5 ms against 5.0 ms through the columns on
+32x112x112, 8.2 against 10.6 on 144x56x56; on short images NumPy's per-row cost of a broadcast multiply turns
+it round (576x14x14: 3.5 against 2.1 ms; 5x5 on 240x28x28: 29 against 13 ms).  Either way NumPy's two memory
+passes per tap (it has no fused multiply-add) stay far from onnxruntime's register-blocked float32 kernels.
 
 Threads are BLAS's own (``OPENBLAS_NUM_THREADS``, threadpoolctl, ...); the engine does not set them.
 """
@@ -41,6 +41,7 @@ group; narrower ones (grouped, depthwise, small transposed convs) stream their c
 with 3/16 of it (1.5 MiB), which stays in cache."""
 
 WIDE_GEMM = 64
+"""Output channels per group from which a GEMM gets the full ``COLUMN_BUDGET_BYTES``."""
 
 DEPTHWISE_BLOCK_BYTES = 1 << 19
 """Size of the accumulator of one depthwise block (512 KiB)."""
