@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import inspector
@@ -11,9 +12,12 @@ from inspector.model.filter_stats import filter_stats
 from inspector.plugins.analyze_filters import duplicate_sets
 
 
-def test_filters_alike_in_every_sampled_weight_are_told_apart(tmp_path):
-    """Two groups of three filters.  Filters 0 and 1 share min, max and first, middle and last weights but differ
-    elsewhere; 3 and 5 are equal; 4 equals them but for a zero's sign; 2 equals them in the other group."""
+@pytest.mark.parametrize("chunk_bytes", [2**24, 64])
+def test_filters_alike_in_every_sampled_weight_are_told_apart(tmp_path, monkeypatch, chunk_bytes):
+    """Two groups of three filters, in one chunk and in chunks of one filter (fingerprints first).
+
+    Filters 0 and 1 share min, max and first, middle and last weights but differ elsewhere; 3 and 5 are equal; 4
+    equals them but for a zero's sign; 2 equals them in the other group."""
     base = np.arange(1, 28, dtype=np.float32).reshape(3, 3, 3) / 10
     other = base.copy()
     other.flat[[5, 6]] = other.flat[[6, 5]]  # same values, so same min and max; not at 0, 13 or 26
@@ -31,6 +35,8 @@ def test_filters_alike_in_every_sampled_weight_are_told_apart(tmp_path):
         [numpy_helper.from_array(weight, "w")],
     )
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10), path)
+    monkeypatch.setattr("inspector.plugins.analyze_filters.CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr("inspector.model.filter_stats.CHUNK_BYTES", chunk_bytes)
     with inspector.load(path) as model:
         layer = model["c"]
         assert duplicate_sets(layer, filter_stats(layer)) == [[3, 5]]

@@ -53,7 +53,10 @@ def filter_stats(layer: ConvLayer) -> FilterStats:
     for rows in row_chunks(matrix.shape[0], matrix.shape[1] * 8):
         parts.append(_chunk_stats(_summable(matrix[rows])))
         drop_pages(matrix[rows])
-    parts = parts or [_chunk_stats(np.zeros(matrix.shape))]  # no filters
+    if not parts:  # no filters
+        return FilterStats(*_chunk_stats(np.zeros(matrix.shape)))
+    if len(parts) == 1:
+        return FilterStats(*parts[0])
     return FilterStats(*(np.concatenate(column) for column in zip(*parts, strict=True)))
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from inspector.errors import FilterError
 from inspector.hookspecs import hookimpl
 from inspector.model.common import ConvLayer, Model
-from inspector.model.filter_stats import FilterStats, drop_pages, filter_stats, row_chunks
+from inspector.model.filter_stats import CHUNK_BYTES, FilterStats, drop_pages, filter_stats, row_chunks
 from inspector.model.findings import Finding, Severity, examples, noun, plural, times
 from inspector.model.slicing import checked_weight
 from inspector.model.transient_reads import transient_reads
@@ -102,24 +102,18 @@ def _int8_range(layer: ConvLayer, stats: FilterStats) -> list[Finding]:
 def duplicate_sets(layer: ConvLayer, stats: FilterStats) -> list[list[int]]:
     """Sets of output channels whose filters are bit-for-bit equal and read the same inputs (same group).
 
-    Dead and non-finite filters are left out: other findings name them.  Filters are first told apart by a
-    fingerprint (group, min, max and three sampled weights); only those sharing one are read whole, a bounded chunk
-    at a time, and keyed by a 128-bit BLAKE2 digest of their bytes.
+    Dead and non-finite filters are left out: other findings name them.  Filters are keyed by a 128-bit BLAKE2
+    digest of their bytes, read a bounded chunk at a time; in a layer bigger than one chunk, only the filters that
+    share a fingerprint (group, min, max and three sampled weights) are read whole.
     """
     candidates = np.flatnonzero(stats.finite & (stats.max_abs > 0))
     if candidates.size < 2:
         return []
     matrix = layer.as_matrix()
     per_group = layer.out_channels // layer.groups
-    sampled = [0, matrix.shape[1] // 2, matrix.shape[1] - 1]
-    probes = np.empty((matrix.shape[0], 3))
-    for rows in row_chunks(matrix.shape[0], matrix.shape[1] * matrix.itemsize):
-        probes[rows] = matrix[rows][:, sampled]
-        drop_pages(matrix[rows])
-    probes = probes[candidates]
-    fingerprint = np.column_stack([candidates // per_group, stats.min[candidates], stats.max[candidates], probes])
-    _, label, counts = np.unique(fingerprint, axis=0, return_inverse=True, return_counts=True)
-    suspects = candidates[counts[label.ravel()] > 1]
+    suspects = (
+        candidates if matrix.nbytes <= CHUNK_BYTES else _sharing_a_fingerprint(matrix, candidates, per_group, stats)
+    )
     sets: dict[tuple[int, bytes], list[int]] = {}
     for part in row_chunks(suspects.size, matrix.shape[1] * matrix.itemsize):
         for channel, row in zip(suspects[part].tolist(), matrix[suspects[part]], strict=True):
@@ -127,6 +121,23 @@ def duplicate_sets(layer: ConvLayer, stats: FilterStats) -> list[list[int]]:
             sets.setdefault((channel // per_group, digest), []).append(channel)
             drop_pages(matrix[channel])
     return sorted(part for part in sets.values() if len(part) > 1)
+
+
+def _sharing_a_fingerprint(
+    matrix: np.ndarray, candidates: np.ndarray, per_group: int, stats: FilterStats
+) -> np.ndarray:
+    """The ``candidates`` whose fingerprint (group, min, max, first, middle and last weight) another one shares;
+    the sampled weights are read a chunk at a time."""
+    sampled = [0, matrix.shape[1] // 2, matrix.shape[1] - 1]
+    probes = np.empty((matrix.shape[0], 3))
+    for rows in row_chunks(matrix.shape[0], matrix.shape[1] * matrix.itemsize):
+        probes[rows] = matrix[rows][:, sampled]
+        drop_pages(matrix[rows])
+    fingerprint = np.column_stack(
+        [candidates // per_group, stats.min[candidates], stats.max[candidates], probes[candidates]]
+    )
+    _, label, counts = np.unique(fingerprint, axis=0, return_inverse=True, return_counts=True)
+    return candidates[counts[label.ravel()] > 1]
 
 
 def _duplicates(layer: ConvLayer, stats: FilterStats) -> list[Finding]:
