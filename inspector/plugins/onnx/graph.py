@@ -61,12 +61,8 @@ def shape_of(value_type: onnx.TypeProto) -> Shape | None:
         return None
     dims: list[int | str] = []
     for dim in value_type.tensor_type.shape.dim:
-        if dim.HasField("dim_value"):
-            dims.append(int(dim.dim_value))
-        elif dim.HasField("dim_param") and dim.dim_param:
-            dims.append(dim.dim_param)
-        else:
-            dims.append("?")
+        kind = dim.WhichOneof("value")
+        dims.append(dim.dim_value if kind == "dim_value" else (dim.dim_param or "?") if kind == "dim_param" else "?")
     return tuple(dims)
 
 

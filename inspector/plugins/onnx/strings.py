@@ -6,25 +6,8 @@ location), which nothing expecting a name is ready for; the loader refuses the f
 
 from __future__ import annotations
 
-import functools
-
-from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
-
-
-def _repeated(field: FieldDescriptor) -> bool:
-    repeated = getattr(field, "is_repeated", None)  # protobuf >= 6; older ones have ``label``
-    return bool(repeated) if repeated is not None else field.label == FieldDescriptor.LABEL_REPEATED
-
-
-@functools.cache
-def _fields(descriptor: Descriptor) -> tuple[tuple[str, bool, bool], ...]:
-    """``(name, is a message, repeated)`` of a message type's string and message fields (bytes never read)."""
-    return tuple(
-        (field.name, field.type == FieldDescriptor.TYPE_MESSAGE, _repeated(field))
-        for field in descriptor.fields
-        if field.type in (FieldDescriptor.TYPE_MESSAGE, FieldDescriptor.TYPE_STRING)
-    )
 
 
 def non_utf8_string(message: Message) -> tuple[str, bytes] | None:
@@ -32,14 +15,17 @@ def non_utf8_string(message: Message) -> tuple[str, bytes] | None:
     pending = [(message, type(message).__name__)]
     while pending:
         current, where = pending.pop()
-        for name, is_message, repeated in _fields(current.DESCRIPTOR):
-            if not repeated and is_message and not current.HasField(name):
-                continue
-            values = getattr(current, name) if repeated else [getattr(current, name)]
-            if is_message:
-                pending.extend((value, f"{where}.{name}") for value in values)
-                continue
-            raw = next((value for value in values if isinstance(value, bytes)), None)
-            if raw is not None:
-                return f"{where}.{name}", raw
+        for field, value in current.ListFields():  # only the fields that are set
+            if field.type == FieldDescriptor.TYPE_MESSAGE:
+                if isinstance(value, Message):
+                    pending.append((value, f"{where}.{field.name}"))
+                else:
+                    pending.extend((item, f"{where}.{field.name}") for item in value)
+            elif field.type == FieldDescriptor.TYPE_STRING:
+                if isinstance(value, bytes):
+                    return f"{where}.{field.name}", value
+                if not isinstance(value, str):
+                    raw = next((item for item in value if isinstance(item, bytes)), None)
+                    if raw is not None:
+                        return f"{where}.{field.name}", raw
     return None

@@ -3,6 +3,7 @@ model's folder and read lazily through a memory map."""
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Callable
@@ -20,6 +21,7 @@ _PACKED = {getattr(onnx.TensorProto, name, None) for name in ("INT4", "UINT4", "
 """4-bit element types, stored two to a byte or to a typed value."""
 
 
+@functools.cache
 def tensor_dtype(data_type: int) -> str:
     """Readable dtype name of an ONNX element type (``float32``, ``int8``; ``bfloat16`` when NumPy lacks it)."""
     try:
@@ -43,8 +45,8 @@ def _numpy_dtype(tensor: onnx.TensorProto, where: str) -> np.dtype:
 
 def declared_shape(tensor: onnx.TensorProto, where: str) -> tuple[int, ...]:
     """The tensor's dims, refusing negative ones."""
-    dims = tuple(int(d) for d in tensor.dims)
-    if any(d < 0 for d in dims):
+    dims = tuple(tensor.dims)
+    if dims and min(dims) < 0:
         raise LoadError(f"{where}: tensor {tensor.name!r} declares a negative dimension {list(dims)}")
     return dims
 
