@@ -14,8 +14,6 @@ Only the top-level graph is captured: convs in ``If``/``Loop`` bodies are valida
 from __future__ import annotations
 
 import math
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +28,7 @@ from inspector.hookspecs import hookimpl
 from inspector.model.common import ConvLayer, Model, Shape, Weight
 from inspector.plugins.onnx.onnx_errors import UNREADABLE
 from inspector.plugins.onnx.tensors import tensor_reader
+from inspector.plugins.onnx.wire import weightless_model
 from inspector.validation.captured import Captured, LayerRun, ModelInputs
 
 if TYPE_CHECKING:
@@ -179,30 +178,28 @@ def plan_runs(targets: Sequence[CaptureTarget], budget_bytes: float) -> list[lis
 class CaptureRunner:
     """Runs one ONNX file in onnxruntime, each time with chosen tensors as extra graph outputs.
 
-    The file is never parsed into a model to change and re-serialize: each run takes its bytes and appends a small
-    serialized ``ModelProto`` holding only its ``graph.output`` entries, which protobuf parses as the model with
-    those outputs added.  A model without external data is copied to a temporary file that onnxruntime loads (the
-    kernel copies, no byte passes through Python); a model with external data is small, so its bytes are handed
-    over, and onnxruntime reads the external data from the model's own folder, after the loader's checks have
-    passed on every external tensor.  Either way no copy of the weights is held here while onnxruntime builds its
-    own.
+    The file is never parsed into a model to change and re-serialize: it is read once without its weights'
+    bytes (:func:`inspector.plugins.onnx.wire.weightless_model`: inline weights become references into the file
+    itself), and each run appends to that a small serialized ``ModelProto`` holding only its ``graph.output``
+    entries, which protobuf parses as the model with those outputs added.  onnxruntime reads every weight from the
+    model's own folder, after the loader's checks have passed on every external tensor, so no copy of the weights
+    is held here while onnxruntime builds its own, and the file is neither parsed whole nor copied.
     """
 
     def __init__(self, path: str | Path, settings: RuntimeSettings) -> None:
         self.path = Path(path)
         self.settings = settings
         try:
-            proto = onnx.load_model(str(self.path), format="protobuf", load_external_data=False)
+            self.model = weightless_model(self.path)
+            graph = onnx.ModelProto.FromString(self.model).graph
         except UNREADABLE as error:
             raise LoadError(f"{self.path}: not a readable ONNX model ({error})") from None
-        self.has_external = False
-        for tensor in proto.graph.initializer:
+        for tensor in graph.initializer:
             if tensor.data_location == onnx.TensorProto.EXTERNAL:
                 tensor_reader(tensor, self.path.parent, str(self.path))  # its checks: raises for a bad location
-                self.has_external = True
-        self.graph_inputs = {value.name for value in proto.graph.input}
-        self.graph_outputs = {value.name for value in proto.graph.output}
-        self.produced = {name for node in proto.graph.node for name in node.output if name}
+        self.graph_inputs = {value.name for value in graph.input}
+        self.graph_outputs = {value.name for value in graph.output}
+        self.produced = {name for node in graph.node for name in node.output if name}
 
     def computes(self, layer: ConvLayer) -> bool:
         """Whether a node of the top-level graph computes ``layer`` (so that its activations can be captured)."""
@@ -217,16 +214,9 @@ class CaptureRunner:
         outputs = onnx.ModelProto(graph=onnx.GraphProto(output=added)).SerializeToString()
         from inspector.validation.runtime import create_session, run_placed  # onnxruntime only when validating
 
-        if self.has_external:
-            data = self.path.read_bytes() + outputs
-            session = create_session(data, settings=self.settings, external_folder=self.path.parent.resolve())
-        else:
-            with tempfile.TemporaryDirectory(prefix="inspector-capture-") as folder:
-                copy = Path(folder) / self.path.name
-                shutil.copyfile(self.path, copy)
-                with copy.open("ab") as stream:
-                    stream.write(outputs)
-                session = create_session(copy, settings=self.settings)
+        session = create_session(
+            self.model + outputs, settings=self.settings, external_folder=self.path.parent.resolve()
+        )
         needed = {name: array for name, array in feeds.items() if name in self.graph_inputs}
         fetched, placement = run_placed(session, wanted, needed)
         values.update(zip(wanted, fetched, strict=True))
