@@ -101,18 +101,10 @@ def weight_shape_violations(
     expected = canonical_weight_shape(
         kind, in_channels=in_channels, out_channels=out_channels, groups=groups, kernel_shape=kernel
     )
-    if kind == "conv_transpose":
-        axes = (
-            (0, "input", in_channels, "the input channels"),
-            (1, "output", out_channels, f"out/group = {out_channels}/{groups}"),
-        )
-    else:
-        axes = (
-            (1, "input", in_channels, f"in/group = {in_channels}/{groups}"),
-            (0, "output", out_channels, "the output channels"),
-        )
-    for axis, side, channels, meaning in axes:
+    input_axis = 0 if kind == "conv_transpose" else 1
+    for axis, side, channels in ((input_axis, "input", in_channels), (1 - input_axis, "output", out_channels)):
         if shape[axis] != expected[axis]:
+            meaning = f"the {side} channels" if axis == 0 else f"{side[:-3]}/group = {channels}/{groups}"
             message = (
                 f"the {side} has {plural(channels, 'channel')}, so weight axis {axis} should be {expected[axis]} "
                 f"({meaning}), found {shape[axis]} (weight shape {shape})"

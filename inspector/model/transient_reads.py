@@ -29,14 +29,21 @@ class TransientReads:
     """
 
     def __init__(self, layers: Iterable[Layer]) -> None:
-        self._kept = {id(weight): weight.held() for layer in layers for weight in _with_parts(layer_weights(layer))}
+        self._kept = {
+            id(weight): (weight, weight.held()) for layer in layers for weight in _with_parts(layer_weights(layer))
+        }
 
     def release(self, layer: Layer) -> None:
         """Drop what ``layer``'s weights read since this object was made."""
         for weight in _with_parts(layer_weights(layer)):
             kept = self._kept.get(id(weight))
             if kept is not None:
-                weight.restore(kept)
+                weight.restore(kept[1])
+
+    def release_all(self) -> None:
+        """Drop what the weights of every layer read since this object was made."""
+        for weight, held in self._kept.values():
+            weight.restore(held)
 
 
 @contextlib.contextmanager
@@ -46,4 +53,4 @@ def transient_reads(layer: Layer) -> Iterator[Layer]:
     try:
         yield layer
     finally:
-        reads.release(layer)
+        reads.release_all()

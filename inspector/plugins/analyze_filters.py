@@ -19,7 +19,6 @@ from inspector.hookspecs import hookimpl
 from inspector.model.common import ConvLayer, Model
 from inspector.model.filter_stats import CHUNK_BYTES, FilterStats, drop_pages, filter_stats, row_chunks
 from inspector.model.findings import Finding, Severity, examples, noun, plural, times
-from inspector.model.slicing import checked_weight
 from inspector.model.transient_reads import transient_reads
 from inspector.options import Options
 
@@ -99,17 +98,18 @@ def _int8_range(layer: ConvLayer, stats: FilterStats) -> list[Finding]:
     ]
 
 
-def duplicate_sets(layer: ConvLayer, stats: FilterStats) -> list[list[int]]:
+def duplicate_sets(layer: ConvLayer, stats: FilterStats, matrix: np.ndarray | None = None) -> list[list[int]]:
     """Sets of output channels whose filters are bit-for-bit equal and read the same inputs (same group).
 
     Dead and non-finite filters are left out: other findings name them.  Filters are keyed by a 128-bit BLAKE2
     digest of their bytes, read a bounded chunk at a time; in a layer bigger than one chunk, only the filters that
-    share a fingerprint (group, min, max and three sampled weights) are read whole.
+    share a fingerprint (group, min, max and three sampled weights) are read whole.  ``matrix``: the layer's
+    ``as_matrix()``, when the caller has it already.
     """
     candidates = np.flatnonzero(stats.finite & (stats.max_abs > 0))
     if candidates.size < 2:
         return []
-    matrix = layer.as_matrix()
+    matrix = layer.as_matrix() if matrix is None else matrix
     per_group = layer.out_channels // layer.groups
     suspects = (
         candidates if matrix.nbytes <= CHUNK_BYTES else _sharing_a_fingerprint(matrix, candidates, per_group, stats)
@@ -140,8 +140,8 @@ def _sharing_a_fingerprint(
     return candidates[counts[label.ravel()] > 1]
 
 
-def _duplicates(layer: ConvLayer, stats: FilterStats) -> list[Finding]:
-    sets = duplicate_sets(layer, stats)
+def _duplicates(layer: ConvLayer, stats: FilterStats, matrix: np.ndarray) -> list[Finding]:
+    sets = duplicate_sets(layer, stats, matrix)
     if not sets:
         return []
     repeats = sum(len(part) - 1 for part in sets)
@@ -160,15 +160,17 @@ def _duplicates(layer: ConvLayer, stats: FilterStats) -> list[Finding]:
     return [_finding(layer, "info", "duplicate_filter", message, sets=sets, repeats=repeats)]
 
 
-def check_filters(layer: ConvLayer, stats: FilterStats) -> list[Finding]:
-    """Findings for one layer's filters; integer (still quantized) weights get none."""
-    if not np.issubdtype(checked_weight(layer).array.dtype, np.floating):
+def check_filters(layer: ConvLayer) -> list[Finding]:
+    """Findings for one layer's filters (its weight sliced once); integer (still quantized) weights get none."""
+    matrix = layer.as_matrix()
+    if not np.issubdtype(matrix.dtype, np.floating):
         return []
+    stats = filter_stats(layer, matrix)
     return [
         *_non_finite(layer, stats),
         *_dead(layer, stats),
         *_int8_range(layer, stats),
-        *_duplicates(layer, stats),
+        *_duplicates(layer, stats, matrix),
     ]
 
 
@@ -183,7 +185,7 @@ def analyze_model(model: Model, options: Options) -> list[Finding]:
     findings: list[Finding] = []
     for done, layer in enumerate(layers, start=1):
         with transient_reads(layer), contextlib.suppress(FilterError):
-            findings.extend(check_filters(layer, filter_stats(layer)))
+            findings.extend(check_filters(layer))
         if options.progress is not None:
             options.progress(layer.name, done, len(layers))
     return findings
