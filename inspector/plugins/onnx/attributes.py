@@ -14,7 +14,7 @@ class NodeAttributes:
     """The non-graph attributes of one node, with typed getters that check what the file holds."""
 
     def __init__(self, node: onnx.NodeProto, where: str) -> None:
-        self._label = f"{where}: node {node.name or node.op_type!r} ({node.op_type})"
+        self._node, self._where = node, where
         self._values: dict[str, object] = {}
         for attribute in node.attribute:
             if attribute.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
@@ -28,7 +28,8 @@ class NodeAttributes:
     def _wrong(self, name: str, wanted: str) -> LoadError:
         shown = repr(self._values[name])
         shown = shown if len(shown) <= 60 else f"{shown[:57]}..."
-        return LoadError(f"{self._label}: attribute {name!r} is {shown}, not {wanted}")
+        label = f"{self._where}: node {self._node.name or self._node.op_type!r} ({self._node.op_type})"
+        return LoadError(f"{label}: attribute {name!r} is {shown}, not {wanted}")
 
     def integer(self, name: str, default: int) -> int:
         """An ``INT`` attribute."""
@@ -40,7 +41,7 @@ class NodeAttributes:
     def integers(self, name: str, default: Sequence[int]) -> tuple[int, ...]:
         """An ``INTS`` attribute."""
         value = self._values.get(name, default)
-        if not isinstance(value, list | tuple) or not all(isinstance(v, int) for v in value):
+        if not isinstance(value, (list, tuple)) or not all([isinstance(v, int) for v in value]):
             raise self._wrong(name, "a list of integers")
         return tuple(value)
 

@@ -57,13 +57,13 @@ class ConstantInfo:
 
 def shape_of(value_type: onnx.TypeProto) -> Shape | None:
     """A tensor type's shape: ints, symbolic names, ``"?"`` for unknown dims; ``None`` without a shape."""
-    if not value_type.HasField("tensor_type") or not value_type.tensor_type.HasField("shape"):
+    if not value_type.HasField("tensor_type"):
         return None
-    dims: list[int | str] = []
-    for dim in value_type.tensor_type.shape.dim:
-        kind = dim.WhichOneof("value")
-        dims.append(dim.dim_value if kind == "dim_value" else (dim.dim_param or "?") if kind == "dim_param" else "?")
-    return tuple(dims)
+    tensor_type = value_type.tensor_type
+    if not tensor_type.HasField("shape"):
+        return None
+    kinds = [(dim, dim.WhichOneof("value")) for dim in tensor_type.shape.dim]  # dim_value, dim_param or None
+    return tuple([d.dim_value if kind == "dim_value" else d.dim_param or "?" if kind else "?" for d, kind in kinds])
 
 
 def named_subgraphs(node: onnx.NodeProto) -> list[tuple[str, onnx.GraphProto]]:
@@ -108,6 +108,8 @@ class GraphScope:
                     self._producers.setdefault(output, node)
         self._constant_cache: dict[str, bool] = {}
         self._readers: dict[str, ConstantInfo] = {}
+        self._shapes: dict[str, Shape | None] = {}  # what ``shape`` and ``is_constant`` found, asked again per use
+        self._constants: dict[str, bool] = {}
 
     def child(self, graph: onnx.GraphProto) -> GraphScope:
         """The scope of a control-flow body nested in this graph."""
@@ -117,8 +119,13 @@ class GraphScope:
 
     def shape(self, name: str) -> Shape | None:
         """Static shape of tensor ``name`` (initializer dims, or what shape inference found)."""
+        if name not in self._shapes:
+            self._shapes[name] = self._find_shape(name)
+        return self._shapes[name]
+
+    def _find_shape(self, name: str) -> Shape | None:
         if name in self._initializers:
-            return tuple(int(d) for d in self._initializers[name].dims)
+            return tuple(self._initializers[name].dims)
         if name in self._types:
             return shape_of(self._types[name])
         if name in self._producers or self.parent is None:
@@ -149,8 +156,10 @@ class GraphScope:
 
     def is_constant(self, name: str) -> bool:
         """Whether tensor ``name`` is known before the model runs."""
-        owner = self._owner(name)
-        return owner is not None and owner._is_local_constant(name, depth=0)
+        if name not in self._constants:
+            owner = self._owner(name)
+            self._constants[name] = owner is not None and owner._is_local_constant(name, depth=0)
+        return self._constants[name]
 
     def _is_local_constant(self, name: str, depth: int) -> bool:
         if name in self._initializers:

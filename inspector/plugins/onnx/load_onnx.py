@@ -176,11 +176,12 @@ def _walk(scope: GraphScope, *, prefix: str, layers: list[Layer], taken: dict[st
         own = node.name or (node.output[0] if node.output and node.output[0] else f"{node.op_type}_{index}")
         name = _unique(prefix + own, taken)
         layer = _layer(node, scope, name)
-        if not isinstance(layer, ConvLayer) and _computes_constant(node, scope, constants):
+        bodies = named_subgraphs(node)
+        if not (isinstance(layer, ConvLayer) or bodies) and _computes_constant(node.op_type, layer, scope, constants):
             layer = dataclasses.replace(layer, constant=True)
-            constants.update(output for output in node.output if output)
+            constants.update(output for output in layer.outputs if output)
         layers.append(layer)
-        for attribute_name, body in named_subgraphs(node):
+        for attribute_name, body in bodies:
             _walk(
                 scope.child(body),
                 prefix=f"{name}/{attribute_name}/",
@@ -190,16 +191,16 @@ def _walk(scope: GraphScope, *, prefix: str, layers: list[Layer], taken: dict[st
             )
 
 
-def _computes_constant(node: onnx.NodeProto, scope: GraphScope, constants: set[str]) -> bool:
-    """Whether ``node`` only computes a constant: every input is an initializer or a constant node's output (no
-    graph input upstream), and it is neither random nor control flow."""
-    if node.op_type in RANDOM_OPS or named_subgraphs(node):
+def _computes_constant(op: str, layer: Layer, scope: GraphScope, constants: set[str]) -> bool:
+    """Whether the node of ``layer`` (no control flow) only computes a constant: every input is an initializer or a
+    constant node's output (no graph input upstream), and it is not random."""
+    if op in RANDOM_OPS:
         return False
-    return all(not tensor or tensor in constants or scope.is_constant(tensor) for tensor in node.input)
+    return all(not tensor or tensor in constants or scope.is_constant(tensor) for tensor in layer.inputs)
 
 
-def _input(node: onnx.NodeProto, position: int) -> str:
-    return node.input[position] if len(node.input) > position else ""
+def _input(inputs: tuple[str, ...], position: int) -> str:
+    return inputs[position] if len(inputs) > position else ""
 
 
 def _weight(scope: GraphScope, tensor: str, role: str, layout: str, *, trainable: bool = True) -> Weight | None:
@@ -249,33 +250,35 @@ def _dequantized(weight: Weight | None, scale: Weight | None, zero_point: Weight
 
 
 def _layer(node: onnx.NodeProto, scope: GraphScope, name: str) -> Layer:
+    inputs, outputs, op = tuple(node.input), tuple(node.output), node.op_type
+    standard = node.domain in ("", "ai.onnx")
     common = dict(
         name=name,
-        source_op=node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}",
-        inputs=tuple(node.input),
-        outputs=tuple(node.output),
-        input_shape=scope.shape(_input(node, 0)) if node.input else None,
-        output_shape=scope.shape(node.output[0]) if node.output else None,
+        source_op=op if standard else f"{node.domain}.{op}",
+        inputs=inputs,
+        outputs=outputs,
+        input_shape=scope.shape(inputs[0]) if inputs else None,
+        output_shape=scope.shape(outputs[0]) if outputs else None,
     )
-    if node.domain in ("", "ai.onnx") and node.op_type in CONV_OPS:
+    if standard and op in CONV_OPS:
         conv = _conv_layer(node, scope, common)
         if conv is not None:
             return conv
-    if node.domain in ("", "ai.onnx") and node.op_type in ("Gemm", "MatMul"):
+    if standard and op in ("Gemm", "MatMul"):
         dense = _dense_layer(node, scope, common)
         if dense is not None:
             return dense
-    if node.domain in ("", "ai.onnx") and node.op_type == "BatchNormalization":
+    if standard and op == "BatchNormalization":
         roles = [("scale", True), ("B", True), ("mean", False), ("var", False)]
         weights = {
             role: w
             for position, (role, trainable) in enumerate(roles, start=1)
-            if (w := _weight(scope, _input(node, position), role, "C", trainable=trainable)) is not None
+            if (w := _weight(scope, _input(inputs, position), role, "C", trainable=trainable)) is not None
         }
         return Layer(kind="batch_norm", weights=weights, **common)
     weights = {}
-    folding = bool(node.output) and scope.is_constant(node.output[0])  # part of a constant subgraph, not a layer's math
-    for tensor in node.input if not folding else ():
+    folding = bool(outputs) and scope.is_constant(outputs[0])  # part of a constant subgraph, not a layer's math
+    for tensor in inputs if not folding else ():
         if tensor and scope.is_constant(tensor) and scope.dtype(tensor).startswith(("float", "bfloat")):
             weight = _weight(scope, tensor, tensor, "")  # "": stored as is
             if weight is not None:
@@ -287,7 +290,8 @@ def _conv_layer(node: onnx.NodeProto, scope: GraphScope, common: dict) -> ConvLa
     op = node.op_type
     kind = CONV_OPS[op]
     positions = {"Conv": (1, 2), "ConvTranspose": (1, 2), "ConvInteger": (1, None), "QLinearConv": (3, 8)}[op]
-    weight_name = _input(node, positions[0])
+    inputs = common["inputs"]
+    weight_name = _input(inputs, positions[0])
     weight_shape = scope.shape(weight_name) if weight_name else None
     if scope.is_constant(weight_name):
         weight_shape = scope.constant(weight_name).shape or weight_shape
@@ -296,12 +300,12 @@ def _conv_layer(node: onnx.NodeProto, scope: GraphScope, common: dict) -> ConvLa
     rank = len(weight_shape) - 2
     layout = onnx_conv_layout(rank, transposed=kind == "conv_transpose") if rank <= 3 else ""
     weight = _weight(scope, weight_name, "W", layout)
-    bias = _weight(scope, _input(node, positions[1]), "B", "O") if positions[1] is not None else None
+    bias = _weight(scope, _input(inputs, positions[1]), "B", "O") if positions[1] is not None else None
     if op == "QLinearConv":
         weight = _dequantized(
             weight,
-            _weight(scope, _input(node, 4), "w_scale", "O"),
-            _weight(scope, _input(node, 5), "w_zero_point", "O"),
+            _weight(scope, _input(inputs, 4), "w_scale", "O"),
+            _weight(scope, _input(inputs, 5), "w_zero_point", "O"),
             scope.file_label,
         )
     attributes = NodeAttributes(node, scope.file_label)
@@ -359,7 +363,7 @@ def _conv_layer(node: onnx.NodeProto, scope: GraphScope, common: dict) -> ConvLa
 
 
 def _dense_layer(node: onnx.NodeProto, scope: GraphScope, common: dict) -> DenseLayer | None:
-    weight_name = _input(node, 1)
+    weight_name = _input(common["inputs"], 1)
     if not scope.is_constant(weight_name):
         return None
     transposed = node.op_type == "Gemm" and NodeAttributes(node, scope.file_label).integer("transB", 0) == 1
@@ -367,7 +371,7 @@ def _dense_layer(node: onnx.NodeProto, scope: GraphScope, common: dict) -> Dense
     if weight is None or len(weight.native_shape) != 2:
         return None
     out_features, in_features = weight.shape
-    bias = _weight(scope, _input(node, 2), "C", "O") if node.op_type == "Gemm" else None
+    bias = _weight(scope, _input(common["inputs"], 2), "C", "O") if node.op_type == "Gemm" else None
     return DenseLayer(
         kind="dense",
         weights={w.role: w for w in (weight, bias) if w is not None},

@@ -78,8 +78,8 @@ def tensor_reader(
 ) -> tuple[tuple[int, ...], str, Callable[[], np.ndarray]]:
     """Check ``tensor``'s declared size against what is stored and return ``(shape, dtype, read)``.
 
-    ``read`` materializes the array on demand (a memory map for external data; a view of ``raw``, the tensor's
-    ``raw_data`` kept apart from it, when given).  Nothing is allocated here.
+    ``read`` materializes the array on demand (a memory map for external data; a view of the stored bytes, or of
+    ``raw``, the tensor's ``raw_data`` kept apart from it, when given).  Nothing is allocated here.
     """
     shape = declared_shape(tensor, where)
     count = math.prod(shape)
@@ -96,8 +96,8 @@ def tensor_reader(
                 f"{where}: tensor {tensor.name!r} declares shape {list(shape)} ({needed} bytes) "
                 f"but stores {stored} bytes"
             )
-        if raw is not None:
-            return shape, dtype_name, _kept_apart_reader(tensor, raw, dtype, shape, packed)
+        if raw is not None or not tensor.HasField("segment"):  # onnx refuses to read segments
+            return shape, dtype_name, _raw_reader(tensor, raw, dtype, shape, packed)
     else:
         field = onnx.helper.tensor_dtype_to_field(tensor.data_type)
         stored = len(getattr(tensor, field))
@@ -114,19 +114,21 @@ def tensor_reader(
     return shape, dtype_name, read
 
 
-def _kept_apart_reader(
-    tensor: onnx.TensorProto, raw: bytes, dtype: np.dtype, shape: tuple[int, ...], packed: bool
+def _raw_reader(
+    tensor: onnx.TensorProto, raw: bytes | None, dtype: np.dtype, shape: tuple[int, ...], packed: bool
 ) -> Callable[[], np.ndarray]:
-    """A reader of ``raw``, the ``raw_data`` taken out of ``tensor``: a read-only view for NumPy's own numbers
-    (little-endian, as ONNX stores them), else onnx's conversion of the tensor with its bytes put back."""
+    """A reader of ``tensor``'s ``raw_data`` (or of ``raw``, the ``raw_data`` taken out of it): a read-only view for
+    NumPy's own numbers (little-endian, as ONNX stores them), else onnx's conversion of the tensor with its bytes."""
     if dtype.kind in "biufc" and not packed:  # not ml_dtypes' bfloat16 and float8 types (kind "V")
 
         def view() -> np.ndarray:
-            return np.frombuffer(raw, dtype.newbyteorder("<")).reshape(shape)
+            return np.frombuffer(tensor.raw_data if raw is None else raw, dtype.newbyteorder("<")).reshape(shape)
 
         return view
 
     def convert() -> np.ndarray:
+        if raw is None:
+            return numpy_helper.to_array(tensor)
         filled = onnx.TensorProto()
         filled.CopyFrom(tensor)
         filled.raw_data = raw
