@@ -10,7 +10,7 @@ _DIMENSIONS = {1: "1-D", 2: "2-D", 3: "3-D"}
 
 def dims(values: tuple[int, ...] | Shape | None, unknown: str = "?") -> str:
     """``(3, 3)`` as ``3×3``; ``None`` as ``?``."""
-    return unknown if values is None else "×".join(str(v) for v in values)
+    return unknown if values is None else "×".join(map(str, values))
 
 
 def maps(shape: Shape | None) -> str:

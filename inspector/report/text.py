@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 
 from rich.console import Console
-from rich.text import Text
+from rich.text import Span, Text
 
 from inspector.model.common import ConvLayer, DenseLayer, Layer
 from inspector.model.findings import Finding, plural
@@ -50,11 +50,13 @@ def _macs(layer: Layer) -> str:
 
 
 def _params_cell(layer: Layer, failed: bool) -> Text | str:
-    if layer.expected_params is None:
-        return _number(layer.params) if layer.params else ""
-    if layer.expected_params == layer.params and not failed:
-        return Text.assemble(f"{layer.params:,} ", ("✔", "green"))
-    return Text.assemble(f"{layer.params:,} ", ("✘", "bold red"), f" (expected {layer.expected_params:,})")
+    expected, params = layer.expected_params, layer.params
+    if expected is None:
+        return _number(params) if params else ""
+    count = f"{params:,} "
+    if expected == params and not failed:
+        return Text(f"{count}✔", spans=[Span(len(count), len(count) + 1, "green")])
+    return Text(f"{count}✘ (expected {expected:,})", spans=[Span(len(count), len(count) + 1, "bold red")])
 
 
 def _row(layer: Layer, failed: bool, params_failed: bool) -> list[Cell]:
@@ -90,10 +92,10 @@ def _row(layer: Layer, failed: bool, params_failed: bool) -> list[Cell]:
     ]
 
 
-def layer_table(report: Report, *, all_nodes: bool = False) -> list[Line]:
+def layer_table(report: Report, *, all_nodes: bool = False, styled: bool = True) -> list[Line]:
     """One line per layer (a heading and a rule first): shapes, conv attributes, filters, verified params, MACs.
 
-    Nodes that only compute constants are left out unless ``all_nodes``.
+    Nodes that only compute constants are left out unless ``all_nodes``; lines have no colour unless ``styled``.
     """
     errors: dict[str, list[str]] = defaultdict(list)
     for finding in report.findings:
@@ -104,7 +106,7 @@ def layer_table(report: Report, *, all_nodes: bool = False) -> list[Line]:
         for layer in report.model.layers
         if all_nodes or not layer.constant
     )
-    return table_lines(COLUMNS, rows)
+    return table_lines(COLUMNS, rows, styled=styled)
 
 
 def totals_line(report: Report, *, all_nodes: bool = False) -> str:
@@ -115,11 +117,13 @@ def totals_line(report: Report, *, all_nodes: bool = False) -> str:
     """
     model = report.model
     layers = [layer for layer in model.layers if not layer.constant]
-    macs = [layer.macs for layer in layers if layer.macs is not None]
-    open_size = sum(1 for layer in layers if _macs(layer) == "?")
+    sizes = [(layer, layer.macs) for layer in layers]
+    macs = [count for _, count in sizes if count is not None]
+    open_size = sum(1 for layer, count in sizes if count is None and isinstance(layer, ConvLayer | DenseLayer))
+    trainable, fixed = model.trainable_params, model.non_trainable_params  # every weight is one or the other
     text = (
-        f"Total params {model.total_params:,} (trainable {model.trainable_params:,}, "
-        f"non-trainable {model.non_trainable_params:,}) · {plural(len(model.conv_layers), 'conv layer')}"
+        f"Total params {trainable + fixed:,} (trainable {trainable:,}, "
+        f"non-trainable {fixed:,}) · {plural(len(model.conv_layers), 'conv layer')}"
     )
     if open_size:
         inputs_open = any(not all(is_fixed(d) for d in (t.shape or ("?",))[1:]) for t in model.inputs)
@@ -173,7 +177,7 @@ def render_report(
     if layer is not None or filters:
         console.print(verdict(report, len(shown)))
         return
-    print_lines(console, layer_table(report, all_nodes=all_nodes))
+    print_lines(console, layer_table(report, all_nodes=all_nodes, styled=console.color_system is not None))
     console.print(totals_line(report, all_nodes=all_nodes), markup=False)
     if report.validation is not None:
         render_validation(console, report.validation)
