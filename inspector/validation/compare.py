@@ -9,6 +9,7 @@ compare exactly by default.  Differences are taken in float64, where the engine'
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -18,6 +19,8 @@ from inspector.errors import ValidationError
 from inspector.validation.rounding import RoundingBound
 
 MAX_LISTED_CHANNELS = 32
+CHUNK_ELEMENTS = 1 << 16
+"""Elements compared at a time (whole output channels of one sample): the temporaries of a block stay in cache."""
 
 ToleranceRule = Literal["probabilistic", "worst-case", "given", "exact"]
 
@@ -84,26 +87,83 @@ def compare(
         raise ValidationError("the default tolerance needs both the magnitude and the rounding bound")
     if magnitude is not None and magnitude.shape != expected.shape:
         raise ValidationError(f"magnitude shape {magnitude.shape} differs from the output shape {expected.shape}")
+    rule: ToleranceRule = "given" if atol is not None else bound.rule if bound is not None else "exact"
+    tally = _Tally(expected.shape)
+    for where, offset, channels in _chunks(expected.shape):
+        error, allowed, reference, largest = _errors(
+            actual[where],
+            expected[where],
+            None if magnitude is None else magnitude[where],
+            bound,
+            None if filter_sums is None else filter_sums[channels],
+            atol,
+            rtol,
+        )
+        tally.max_allowed.append(largest)
+        tally.add(offset, channels, error, allowed, reference)
+    worst, used, worst_allowed = tally.worst()
+    failed = np.flatnonzero(tally.failed_channels)
+    return Comparison(
+        passed=tally.violations == 0,
+        max_abs_error=_max(tally.max_error),
+        max_rel_error=_max(tally.max_relative),
+        atol=float(atol) if atol is not None else _max(tally.max_allowed),
+        rtol=float(rtol or 0.0),
+        rule=rule,
+        worst_index=worst,
+        worst_channel=worst[1] if worst is not None and len(worst) > 1 else None,
+        worst_allowed=worst_allowed,
+        tolerance_used=used,
+        violations=tally.violations,
+        elements=int(expected.size),
+        failed_channels=tuple(int(c) for c in failed[:MAX_LISTED_CHANNELS]),
+        failed_channel_count=len(failed),
+        bound=bound if rule in ("probabilistic", "worst-case") else None,
+    )
+
+
+def _chunks(shape: tuple[int, ...]) -> Iterator[tuple[tuple, tuple[int, ...], slice]]:
+    """``(where, offset, channels)``: blocks of whole output channels of one sample, about ``CHUNK_ELEMENTS`` each (at
+    least one channel), in the order of the flat array; one block for small arrays or fewer than 2 axes."""
+    size = math.prod(shape)
+    if len(shape) < 2 or size <= CHUNK_ELEMENTS:
+        yield (...,), (0,) * len(shape), slice(None)
+        return
+    step = max(1, CHUNK_ELEMENTS // max(1, math.prod(shape[2:])))
+    for n in range(shape[0]):
+        for c in range(0, shape[1], step):
+            channels = slice(c, min(c + step, shape[1]))
+            yield (slice(n, n + 1), channels), (n, c) + (0,) * (len(shape) - 2), channels
+
+
+def _errors(
+    actual: np.ndarray,
+    expected: np.ndarray,
+    magnitude: np.ndarray | None,
+    bound: RoundingBound | None,
+    filter_sums: np.ndarray | None,
+    atol: float | None,
+    rtol: float | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """``|actual - expected|``, the allowance and ``|expected|`` of one block, in float64, and the largest
+    allowance before ``rtol``'s share."""
     b = expected.astype(np.float64, copy=False)
     error = actual.astype(np.float64)  # a fresh array, turned into |actual - expected| in place
     np.subtract(error, b, out=error)
     np.abs(error, out=error)
-    finite = bool(np.isfinite(error).all())
+    finite = math.isfinite(error.max(initial=0))  # NaN or inf somewhere: the largest is not finite
     if not finite:  # equal infinities and NaN against NaN agree; anything else against NaN does not
         a = actual.astype(np.float64, copy=False)
         same = (a == b) | (np.isnan(a) & np.isnan(b))
         error = np.where(same, 0.0, np.where(np.isnan(error), np.inf, error))
     reference = np.abs(b)
     if atol is not None:
-        rule: ToleranceRule = "given"
         allowed = np.full(error.shape, atol, dtype=np.float64)
     elif magnitude is not None and bound is not None:
-        rule = bound.rule
         allowed = bound.allowed(magnitude, b, filter_sums)
     else:
-        rule = "exact"
         allowed = np.zeros(error.shape, dtype=np.float64)
-    atol_used = float(atol) if atol is not None else float(allowed.max(initial=0))
+    largest = allowed.max(initial=0)
     if rtol:
         allowed += rtol * reference
     if not finite and actual.dtype.kind == "f":
@@ -114,34 +174,58 @@ def compare(
             np.isinf(actual) & np.isfinite(b) & (np.sign(actual) == np.sign(b)) & (reference + allowed >= limit)
         )
         error[overflowed] = 0.0
-    failing = error > allowed
-    # The worst element: the largest error as a fraction of its allowance (the largest error when none is allowed).
-    if allowed.any():
+    return error, allowed, reference, largest
+
+
+class _Tally:
+    """What :func:`compare` reports, gathered block by block (the blocks in flat order)."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.violations = 0
+        self.failed_channels = np.zeros(shape[1] if len(shape) > 1 else 0, dtype=bool)
+        self.max_error: list[float] = []
+        self.max_relative: list[float] = []
+        self.max_allowed: list[float] = []
+        self.any_allowed = False
+        # the largest error as a fraction of its allowance, and the largest error: (value, index, allowance)
+        self.by_fraction: tuple[float, tuple[int, ...], float] | None = None
+        self.by_error: tuple[float, tuple[int, ...], float] | None = None
+
+    def add(
+        self, offset: tuple[int, ...], channels: slice, error: np.ndarray, allowed: np.ndarray, reference: np.ndarray
+    ) -> None:
+        failing = error > allowed
+        self.violations += int(np.count_nonzero(failing))
+        if error.ndim > 1:
+            self.failed_channels[channels] |= failing.any(axis=tuple(i for i in range(failing.ndim) if i != 1))
+        self.max_error.append(error.max(initial=0))
+        relative = np.divide(error, reference, out=np.zeros_like(error), where=reference > 0)
+        self.max_relative.append(relative.max(initial=0))
+        if not error.size:
+            return
+        self.any_allowed = self.any_allowed or bool(allowed.any())
         with np.errstate(over="ignore", invalid="ignore"):
-            score = np.maximum(allowed, np.finfo(np.float64).tiny)
-            np.divide(error, score, out=score)
-    else:
-        score = error
-    worst = np.unravel_index(int(np.argmax(score)), error.shape) if error.any() else ()
-    used = float(score[worst]) if worst and score is not error else (math.inf if worst else 0.0)
-    channels = (
-        np.flatnonzero(failing.any(axis=tuple(i for i in range(failing.ndim) if i != 1))) if error.ndim > 1 else ()
-    )
-    relative = np.divide(error, reference, out=np.zeros_like(error), where=reference > 0)
-    return Comparison(
-        passed=not failing.any(),
-        max_abs_error=float(error.max(initial=0)),
-        max_rel_error=float(relative.max(initial=0)),
-        atol=atol_used,
-        rtol=float(rtol or 0.0),
-        rule=rule,
-        worst_index=tuple(int(i) for i in worst) if worst else None,
-        worst_channel=int(worst[1]) if len(worst) > 1 else None,
-        worst_allowed=float(allowed[worst]) if worst else 0.0,
-        tolerance_used=used,
-        violations=int(np.count_nonzero(failing)),
-        elements=int(error.size),
-        failed_channels=tuple(int(c) for c in channels[:MAX_LISTED_CHANNELS]),
-        failed_channel_count=len(channels),
-        bound=bound if rule in ("probabilistic", "worst-case") else None,
-    )
+            fraction = np.maximum(allowed, np.finfo(np.float64).tiny)
+            np.divide(error, fraction, out=fraction)
+        for name, score in (("by_fraction", fraction), ("by_error", error)):
+            index = np.unravel_index(int(np.argmax(score)), score.shape)
+            value, best = float(score[index]), getattr(self, name)
+            # np.argmax's choice over the whole array: the first NaN, else the first largest value
+            if best is None or (not math.isnan(best[0]) and (math.isnan(value) or value > best[0])):
+                place = tuple(int(i) + o for i, o in zip(index, offset, strict=True))
+                setattr(self, name, (value, place, float(allowed[index])))
+
+    def worst(self) -> tuple[tuple[int, ...] | None, float, float]:
+        """The worst element's index, the fraction of its allowance its error takes (inf past an allowance of 0)
+        and its allowance; ``(None, 0, 0)`` for equal outputs."""
+        if self.by_error is None or not self.by_error[0] > 0:
+            return None, 0.0, 0.0
+        if self.any_allowed:
+            assert self.by_fraction is not None
+            return self.by_fraction[1], self.by_fraction[0], self.by_fraction[2]
+        return self.by_error[1], math.inf, self.by_error[2]
+
+
+def _max(values: list[float]) -> float:
+    """The largest of per-block maxima, NaN when one is (as ``ndarray.max`` over the whole array)."""
+    return float(np.max(values, initial=0))

@@ -173,8 +173,7 @@ class RoundingBound:
     ) -> np.ndarray:
         """Per-element allowance (float64) from the computed magnitude, the engine's float64 result and, for data
         narrower than the accumulation, each output channel's ``sum|w|`` (``filter_sums``)."""
-        core = magnitude.astype(np.float64)
-        core *= self.scale
+        core = np.multiply(magnitude, np.float64(self.scale), dtype=np.float64)  # exact widening, then the product
         core += self.floor
         if self.input_tiny and filter_sums is not None:
             core += self.input_tiny * filter_sums.reshape((1, -1) + (1,) * (core.ndim - 2))
