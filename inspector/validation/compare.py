@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 
@@ -90,7 +90,7 @@ def compare(
     rule: ToleranceRule = "given" if atol is not None else bound.rule if bound is not None else "exact"
     tally = _Tally(expected.shape)
     for where, offset, channels in _chunks(expected.shape):
-        error, allowed, reference, largest = _errors(
+        block = _errors(
             actual[where],
             expected[where],
             None if magnitude is None else magnitude[where],
@@ -99,8 +99,7 @@ def compare(
             atol,
             rtol,
         )
-        tally.max_allowed.append(largest)
-        tally.add(offset, channels, error, allowed, reference)
+        tally.add(offset, channels, block)
     worst, used, worst_allowed = tally.worst()
     failed = np.flatnonzero(tally.failed_channels)
     return Comparison(
@@ -144,14 +143,14 @@ def _errors(
     filter_sums: np.ndarray | None,
     atol: float | None,
     rtol: float | None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """``|actual - expected|``, the allowance and ``|expected|`` of one block, in float64, and the largest
-    allowance before ``rtol``'s share."""
+) -> _Block:
+    """The errors and allowances of one block."""
     b = expected.astype(np.float64, copy=False)
     error = actual.astype(np.float64)  # a fresh array, turned into |actual - expected| in place
     np.subtract(error, b, out=error)
     np.abs(error, out=error)
-    finite = math.isfinite(error.max(initial=0))  # NaN or inf somewhere: the largest is not finite
+    largest_error = error.max(initial=0)
+    finite = math.isfinite(largest_error)  # NaN or inf somewhere: the largest is not finite
     if not finite:  # equal infinities and NaN against NaN agree; anything else against NaN does not
         a = actual.astype(np.float64, copy=False)
         same = (a == b) | (np.isnan(a) & np.isnan(b))
@@ -174,7 +173,20 @@ def _errors(
             np.isinf(actual) & np.isfinite(b) & (np.sign(actual) == np.sign(b)) & (reference + allowed >= limit)
         )
         error[overflowed] = 0.0
-    return error, allowed, reference, largest
+    if not finite:
+        largest_error = error.max(initial=0)
+    return _Block(error, allowed, reference, float(largest), float(largest_error))
+
+
+class _Block(NamedTuple):
+    """One block's ``|actual - expected|``, allowance and ``|expected|`` (float64), its largest allowance before
+    ``rtol``'s share and its largest error."""
+
+    error: np.ndarray
+    allowed: np.ndarray
+    reference: np.ndarray
+    largest_allowed: float
+    largest_error: float
 
 
 class _Tally:
@@ -191,23 +203,27 @@ class _Tally:
         self.by_fraction: tuple[float, tuple[int, ...], float] | None = None
         self.by_error: tuple[float, tuple[int, ...], float] | None = None
 
-    def add(
-        self, offset: tuple[int, ...], channels: slice, error: np.ndarray, allowed: np.ndarray, reference: np.ndarray
-    ) -> None:
+    def add(self, offset: tuple[int, ...], channels: slice, block: _Block) -> None:
+        error, allowed, reference = block.error, block.allowed, block.reference
         failing = error > allowed
         self.violations += int(np.count_nonzero(failing))
         if error.ndim > 1:
             self.failed_channels[channels] |= failing.any(axis=tuple(i for i in range(failing.ndim) if i != 1))
-        self.max_error.append(error.max(initial=0))
-        relative = np.divide(error, reference, out=np.zeros_like(error), where=reference > 0)
-        self.max_relative.append(relative.max(initial=0))
+        self.max_error.append(block.largest_error)
+        self.max_allowed.append(block.largest_allowed)
+        positive = reference > 0
+        with np.errstate(all="ignore"):  # the relative error where expected is 0 is left out
+            relative = np.divide(error, reference, out=reference)
+        self.max_relative.append(relative.max(where=positive, initial=0))
         if not error.size:
             return
         self.any_allowed = self.any_allowed or bool(allowed.any())
         with np.errstate(over="ignore", invalid="ignore"):
             fraction = np.maximum(allowed, np.finfo(np.float64).tiny)
             np.divide(error, fraction, out=fraction)
-        for name, score in (("by_fraction", fraction), ("by_error", error)):
+        # the largest error matters only while no element anywhere has an allowance
+        scores = (("by_fraction", fraction),) if self.any_allowed else (("by_fraction", fraction), ("by_error", error))
+        for name, score in scores:
             index = np.unravel_index(int(np.argmax(score)), score.shape)
             value, best = float(score[index]), getattr(self, name)
             # np.argmax's choice over the whole array: the first NaN, else the first largest value
@@ -218,11 +234,12 @@ class _Tally:
     def worst(self) -> tuple[tuple[int, ...] | None, float, float]:
         """The worst element's index, the fraction of its allowance its error takes (inf past an allowance of 0)
         and its allowance; ``(None, 0, 0)`` for equal outputs."""
-        if self.by_error is None or not self.by_error[0] > 0:
+        if not _max(self.max_error) > 0:
             return None, 0.0, 0.0
         if self.any_allowed:
             assert self.by_fraction is not None
             return self.by_fraction[1], self.by_fraction[0], self.by_fraction[2]
+        assert self.by_error is not None
         return self.by_error[1], math.inf, self.by_error[2]
 
 
