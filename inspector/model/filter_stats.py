@@ -61,14 +61,25 @@ def filter_stats(layer: ConvLayer, matrix: np.ndarray | None = None) -> FilterSt
     return FilterStats(*(np.concatenate(column) for column in zip(*parts, strict=True)))
 
 
+def mapped_file(view: np.ndarray) -> bool:
+    """Whether ``view`` is a window of a memory-mapped file (not an array in memory)."""
+    return _file_array(view) is not None
+
+
+def _file_array(view: np.ndarray) -> np.ndarray | None:
+    """The array right above the memory map ``view``'s memory belongs to, or ``None`` for an array in memory."""
+    base = view
+    while isinstance(base, np.ndarray) and not isinstance(base.base, mmap.mmap):
+        base = base.base
+    return base if isinstance(base, np.ndarray) else None
+
+
 def drop_pages(view: np.ndarray) -> None:
     """Tell the kernel it may drop the resident pages of ``view`` when ``view`` is a contiguous window of a
     memory-mapped file (they are read from the file again if touched), so a pass over a mapped weight keeps a chunk
     resident, not the weight; a no-op for arrays in memory."""
-    base = view
-    while isinstance(base, np.ndarray) and not isinstance(base.base, mmap.mmap):
-        base = base.base
-    if not isinstance(base, np.ndarray) or not view.flags.c_contiguous or not hasattr(mmap, "MADV_DONTNEED"):
+    base = _file_array(view)
+    if base is None or not view.flags.c_contiguous or not hasattr(mmap, "MADV_DONTNEED"):
         return
     mapping = base.base
     start = view.ctypes.data - np.frombuffer(mapping, np.uint8).ctypes.data
@@ -78,24 +89,27 @@ def drop_pages(view: np.ndarray) -> None:
         mapping.madvise(mmap.MADV_DONTNEED, low, high - low)
 
 
+_NUMPY_FLOATS = frozenset(np.dtype(t) for t in (np.float16, np.float32, np.float64))
+
+
 def _summable(values: np.ndarray) -> np.ndarray:
     """``values`` as they are when NumPy sums them into float64 itself (its own floats), else in float64."""
-    return values if values.dtype in (np.float16, np.float32, np.float64) else values.astype(np.float64)
+    return values if values.dtype in _NUMPY_FLOATS else values.astype(np.float64)
 
 
 def _chunk_stats(values: np.ndarray) -> tuple[np.ndarray, ...]:
     """The ``FilterStats`` fields of the filters in ``values`` (one per row), in field order; sums in float64."""
     with np.errstate(invalid="ignore", over="ignore"):
         width = values.shape[1]  # a filter has at least one weight
-        low = values.min(axis=1, initial=np.inf).astype(np.float64)
-        high = values.max(axis=1, initial=-np.inf).astype(np.float64)
+        magnitudes = np.abs(values)
+        largest = np.maximum.reduce(magnitudes, axis=1, dtype=np.float64, initial=-np.inf)  # floats widen exactly
         return (
-            np.abs(values).sum(axis=1, dtype=np.float64),
+            magnitudes.sum(axis=1, dtype=np.float64),
             np.sqrt(np.einsum("ij,ij->i", values, values, dtype=np.float64)),
-            low,
-            high,
+            np.minimum.reduce(values, axis=1, dtype=np.float64, initial=np.inf),
+            np.maximum.reduce(values, axis=1, dtype=np.float64, initial=-np.inf),
             values.sum(axis=1, dtype=np.float64) / width,
-            (width - np.count_nonzero(values, axis=1)) / width,
-            np.maximum(high, -low),
-            np.isfinite(low) & np.isfinite(high),  # NaN makes both NaN, an infinity one of them
+            (values == 0).sum(axis=1) / width,
+            largest,
+            np.isfinite(largest),  # a NaN makes it NaN, an infinity infinite
         )

@@ -17,7 +17,14 @@ import numpy as np
 from inspector.errors import FilterError
 from inspector.hookspecs import hookimpl
 from inspector.model.common import ConvLayer, Model
-from inspector.model.filter_stats import CHUNK_BYTES, FilterStats, drop_pages, filter_stats, row_chunks
+from inspector.model.filter_stats import (
+    CHUNK_BYTES,
+    FilterStats,
+    drop_pages,
+    filter_stats,
+    mapped_file,
+    row_chunks,
+)
 from inspector.model.findings import Finding, Severity, examples, noun, plural, times
 from inspector.model.transient_reads import transient_reads
 from inspector.options import Options
@@ -36,7 +43,7 @@ def _finding(layer: ConvLayer, severity: Severity, check: str, message: str, **d
 
 
 def _non_finite(layer: ConvLayer, stats: FilterStats) -> list[Finding]:
-    filters = np.flatnonzero(~stats.finite).tolist()
+    filters = (~stats.finite).nonzero()[0].tolist()
     bias = [] if layer.bias is None else np.flatnonzero(~np.isfinite(layer.bias.array.ravel())).tolist()
     if not filters and not bias:
         return []
@@ -47,7 +54,7 @@ def _non_finite(layer: ConvLayer, stats: FilterStats) -> list[Finding]:
 
 
 def _dead(layer: ConvLayer, stats: FilterStats) -> list[Finding]:
-    dead = np.flatnonzero(stats.finite & (stats.max_abs == 0)).tolist()
+    dead = (stats.finite & (stats.max_abs == 0)).nonzero()[0].tolist()
     if not dead:
         return []
     output = "its bias alone" if layer.bias is not None else "zero"
@@ -60,7 +67,7 @@ def _dead(layer: ConvLayer, stats: FilterStats) -> list[Finding]:
 
 
 def _int8_range(layer: ConvLayer, stats: FilterStats) -> list[Finding]:
-    live = np.flatnonzero(stats.finite & (stats.max_abs > 0))
+    live = (stats.finite & (stats.max_abs > 0)).nonzero()[0]
     if live.size < 2:
         return []
     magnitudes = stats.max_abs[live]
@@ -106,7 +113,7 @@ def duplicate_sets(layer: ConvLayer, stats: FilterStats, matrix: np.ndarray | No
     share a fingerprint (group, min, max and three sampled weights) are read whole.  ``matrix``: the layer's
     ``as_matrix()``, when the caller has it already.
     """
-    candidates = np.flatnonzero(stats.finite & (stats.max_abs > 0))
+    candidates = (stats.finite & (stats.max_abs > 0)).nonzero()[0]
     if candidates.size < 2:
         return []
     matrix = layer.as_matrix() if matrix is None else matrix
@@ -115,11 +122,13 @@ def duplicate_sets(layer: ConvLayer, stats: FilterStats, matrix: np.ndarray | No
         candidates if matrix.nbytes <= CHUNK_BYTES else _sharing_a_fingerprint(matrix, candidates, per_group, stats)
     )
     sets: dict[tuple[int, bytes], list[int]] = {}
+    mapped = mapped_file(matrix)
     for part in row_chunks(suspects.size, matrix.shape[1] * matrix.itemsize):
         for channel, row in zip(suspects[part].tolist(), matrix[suspects[part]], strict=True):
             digest = hashlib.blake2b(np.ascontiguousarray(row), digest_size=16).digest()
             sets.setdefault((channel // per_group, digest), []).append(channel)
-            drop_pages(matrix[channel])
+            if mapped:
+                drop_pages(matrix[channel])
     return sorted(part for part in sets.values() if len(part) > 1)
 
 
