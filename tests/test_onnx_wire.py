@@ -19,6 +19,7 @@ SCALE = RNG.standard_normal((1, 16, 1, 1)).astype(np.float32)
 def _model(path: Path) -> Path:
     """A conv whose weight is raw bytes, a Mul by a big ``float_data`` tensor, and an ``If`` with a ``Constant``."""
     w = numpy_helper.from_array(W, "w")
+    w.data_location = TensorProto.DEFAULT  # written out explicitly: still inline
     # float_data (packed) instead of raw_data
     mul = helper.make_tensor("scale", TensorProto.FLOAT, SCALE.shape, SCALE.ravel().tolist())
     big_mul = helper.make_tensor(

@@ -64,7 +64,10 @@ def _tensor(data: mmap.mmap, begin: int, end: int, location: str) -> bytes:
     fields = list(_fields(data, begin, end))
     values = [f for f in fields if f[0] in VALUE_FIELDS]
     data_type = next((_varint(data, f[2])[0] for f in reversed(fields) if f[0] == TENSOR_DATA_TYPE), 0)
-    if len(values) != 1 or any(f[0] in (TENSOR_EXTERNAL_DATA, TENSOR_DATA_LOCATION) for f in fields):
+    stored_elsewhere = any(
+        n == TENSOR_EXTERNAL_DATA or (n == TENSOR_DATA_LOCATION and _varint(data, at)[0]) for n, _, at, _ in fields
+    )
+    if len(values) != 1 or stored_elsewhere:
         return data[begin:end]
     number, field_start, payload, stop = values[0]
     kinds = BYTE_FIELDS.get(number, frozenset())
