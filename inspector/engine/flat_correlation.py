@@ -28,7 +28,7 @@ Threads are BLAS's own (``OPENBLAS_NUM_THREADS``, threadpoolctl, ...); the engin
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +42,9 @@ with 3/16 of it (1.5 MiB), which stays in cache."""
 
 WIDE_GEMM = 64
 """Output channels per group from which a GEMM gets the full ``COLUMN_BUDGET_BYTES``."""
+
+WEIGHT_BLOCK_BYTES = 8 << 20
+"""Size of the block of weight rows converted for one GEMM when the columns are one block (8 MiB)."""
 
 DEPTHWISE_BLOCK_BYTES = 1 << 19
 """Size of the accumulator of one depthwise block (512 KiB)."""
@@ -59,6 +62,8 @@ def correlate(
     pitch: Sequence[int],
     dst: np.ndarray,
     bias: np.ndarray | None = None,
+    *,
+    absolute: bool = False,
 ) -> None:
     """Write ``dst[:, t] = sum weights * buf[:, base(t) + offsets] (+ bias)`` over the grid ``t``.
 
@@ -69,13 +74,16 @@ def correlate(
     offsets : sequence of E ints
         Flat shift of each tap.
     weights : (groups, Og, Cg, E) array
-        Tap weights, compute dtype, ``groups * Cg == C``.
+        Tap weights, ``groups * Cg == C``, in any float dtype: converted to the compute dtype a block of rows at a
+        time when the columns are one block (``WEIGHT_BLOCK_BYTES``), else all at once.
     grid, pitch : sequences of rank ints
         Output grid shape and the flat buffer stride of each grid axis (``pitch[-1] == 1``, each pitch a
         multiple of the next, ``pitch[j - 1] // pitch[j] >= grid[j]``).
     dst : (groups * Og, *grid) array view
         Receives the result (any strides; cast to its dtype).
     bias : (groups * Og,) array, optional
+    absolute
+        Use ``|weights|`` (taken as they are converted).
     """
     if 0 in grid:
         return
@@ -83,7 +91,7 @@ def correlate(
         dst[...] = 0 if bias is None else bias.reshape((-1,) + (1,) * len(grid))
         return
     direct = weights.shape[2] == 1 and weights.shape[0] > 1 and _span(grid, pitch) >= DIRECT_MIN_SPAN
-    (_depthwise if direct else _im2col_gemm)(_Job(buf, offsets, weights, grid, pitch, dst, bias))
+    (_depthwise if direct else _im2col_gemm)(_Job(buf, offsets, weights, grid, pitch, dst, bias, absolute))
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,7 @@ class _Job:
     pitch: Sequence[int]
     dst: np.ndarray
     bias: np.ndarray | None
+    absolute: bool
 
 
 def _im2col_gemm(job: _Job) -> None:
@@ -111,7 +120,9 @@ def _im2col_gemm(job: _Job) -> None:
     # Fewer positions than output channels: the GEMM runs faster as positions x channels (up to 1.5x measured).
     transposed = groups == 1 and tiling.capacity < out_per_group
     res = scratch("result", (dst.shape[0], tiling.capacity)[:: -1 if transposed else 1], buf.dtype)
-    for start, span, rows, block_index in tiling.blocks():
+    blocks = list(tiling.blocks())
+    parts = _weight_parts(matrix, buf.dtype, job.absolute, whole=len(blocks) > 1)
+    for start, span, rows, block_index in blocks:
         if taps == 1:
             lhs = buf[:, start + offsets[0] : start + offsets[0] + span]
         else:
@@ -119,11 +130,46 @@ def _im2col_gemm(job: _Job) -> None:
             for e, off in enumerate(offsets):
                 lhs[:, e] = buf[:, start + off : start + off + span]
         lhs = lhs.reshape(groups, in_per_group * taps, span)
-        if transposed:
-            np.matmul(lhs[0].T, matrix[0].T, out=res[:span])
-        else:
-            np.matmul(matrix, lhs, out=res[:, :span].reshape(groups, out_per_group, span))
+        for part, weight_rows in parts():
+            if transposed:
+                np.matmul(lhs[0].T, weight_rows[0].T, out=res[:span, part])
+            else:
+                np.matmul(weight_rows, lhs, out=res[:, :span].reshape(groups, out_per_group, span)[:, part])
         _store(dst[(slice(None), *block_index)], tiling.valid(res.T if transposed else res, rows), bias)
+
+
+def _weight_parts(
+    matrix: np.ndarray, dtype: np.dtype, absolute: bool, *, whole: bool
+) -> Callable[[], Iterator[tuple[slice, np.ndarray]]]:
+    """The weight matrix ``(groups, Og, K)`` as ``(rows, block)`` pairs in ``dtype`` (absolute values if asked).
+
+    Weights in ``dtype`` already come whole.  Others are converted whole and once when ``whole`` (columns in
+    several blocks), else a block of rows at a time into reused scratch memory as each GEMM needs it: a big
+    weight read once, with no converted copy of it all (a float64 copy of a 2048×2048×3×3 filter bank is 300 MB).
+    """
+    if matrix.dtype == dtype and not absolute:
+        return lambda: iter([(slice(None), matrix)])
+    if whole:
+        converted = _converted(matrix, dtype, absolute, np.empty(matrix.shape, dtype))
+        return lambda: iter([(slice(None), converted)])
+    groups, out_per_group, width = matrix.shape
+    step = max(1, WEIGHT_BLOCK_BYTES // (groups * width * dtype.itemsize))
+
+    def blocks() -> Iterator[tuple[slice, np.ndarray]]:
+        for row in range(0, out_per_group, step):
+            part = slice(row, min(row + step, out_per_group))
+            block = scratch("weights", (groups, part.stop - row, width), dtype)
+            yield part, _converted(matrix[:, part], dtype, absolute, block)
+
+    return blocks
+
+
+def _converted(source: np.ndarray, dtype: np.dtype, absolute: bool, out: np.ndarray) -> np.ndarray:
+    """``source`` (or ``|source|``) written into ``out`` of ``dtype``."""
+    if absolute:
+        return np.abs(source, out=out, casting="same_kind")
+    np.copyto(out, source, casting="same_kind")
+    return out
 
 
 def _depthwise(job: _Job) -> None:
@@ -137,7 +183,8 @@ def _depthwise(job: _Job) -> None:
     budget = max(1, DEPTHWISE_BLOCK_BYTES // (multiplier * buf.itemsize))
     chunk = min(channels, max(1, budget // _span(job.grid, job.pitch)))
     tiling = _Tiling(job.grid, job.pitch, max(1, budget // chunk))
-    per_tap = np.ascontiguousarray(weights[:, :, 0, :].transpose(2, 0, 1))[..., None]  # (E, C, m, 1)
+    taps_first = weights[:, :, 0, :].transpose(2, 0, 1)
+    per_tap = _converted(taps_first, buf.dtype, job.absolute, np.empty(taps_first.shape, buf.dtype))[..., None]
     acc = scratch("result", (chunk, multiplier, tiling.capacity), buf.dtype)
     product = scratch("columns", (chunk, multiplier, tiling.capacity), buf.dtype)
     for c0 in range(0, channels, chunk):

@@ -80,6 +80,21 @@ def conv(
     ConvolutionError
         Arguments no convolution can have, named in the message (see :mod:`inspector.model.invariants`).
     """
+    return _conv(x, w, bias, strides, dilations, pads, groups, accumulate)
+
+
+def _conv(
+    x: ArrayLike,
+    w: ArrayLike,
+    bias: ArrayLike | None,
+    strides: Sequence[int] | None,
+    dilations: Sequence[int] | None,
+    pads: Sequence[int] | None,
+    groups: int,
+    accumulate: DTypeLike | None,
+    absolute: bool = False,
+) -> np.ndarray:
+    """:func:`conv`, with ``|w|`` for ``w`` when ``absolute`` (the weights converted a block at a time)."""
     x, w, bias, compute, out_dtype = float_operands(x, w, bias, accumulate)
     geometry = window("Conv", x, w, strides, dilations, pads)
     check_channels("Conv", x, w, bias, groups)
@@ -93,7 +108,7 @@ def conv(
     pitch = _pitch(phase_shape)
     offsets = _conv_offsets(geometry, phase_shape)
     out_channels, channels = w.shape[0], x.shape[1]
-    weights = w.astype(compute, copy=False).reshape(groups, out_channels // groups, channels // groups, -1)
+    weights = w.reshape(groups, out_channels // groups, channels // groups, -1)  # converted by correlate()
     out = np.empty((x.shape[0], out_channels, *out_spatial), dtype=out_dtype)
     unpadded = all(s == 1 for s in geometry.strides) and not any(geometry.begins + geometry.ends)
     buf = None if unpadded else _zeros((channels, math.prod(geometry.strides) * math.prod(phase_shape)), compute)
@@ -105,7 +120,7 @@ def conv(
             sample = buf
             phases = buf.reshape(channels, *geometry.strides, *phase_shape)
             _fill_phases(phases, x[n], geometry.strides, geometry.begins)
-        correlate(sample, offsets, weights, out_spatial, pitch, out[n], bias)
+        correlate(sample, offsets, weights, out_spatial, pitch, out[n], bias, absolute=absolute)
     return out
 
 
@@ -254,9 +269,21 @@ def conv_magnitude(x: ArrayLike, w: ArrayLike, bias: ArrayLike | None = None, **
     """``conv(|x|, |w|) + |bias|``: the per-element scale of the rounding error of :func:`conv`.
 
     A float32 result is within a few ``eps32 * conv_magnitude(...)`` of the exact one.  Takes the keyword
-    arguments of :func:`conv`.
+    arguments of :func:`conv`; ``|w|`` is taken a block of weights at a time, never as a whole copy.
     """
-    return conv(np.abs(x), np.abs(w), None if bias is None else np.abs(bias), **conv_args)
+    absolute_bias = None if bias is None else np.abs(bias)
+    return _conv(np.abs(x), w, absolute_bias, *_conv_arguments(**conv_args), absolute=True)
+
+
+def _conv_arguments(
+    strides: Sequence[int] | None = None,
+    dilations: Sequence[int] | None = None,
+    pads: Sequence[int] | None = None,
+    groups: int = 1,
+    accumulate: DTypeLike | None = None,
+) -> tuple[Any, ...]:
+    """:func:`conv`'s keyword arguments in :func:`_conv`'s order, defaults filled in."""
+    return strides, dilations, pads, groups, accumulate
 
 
 def conv_transpose_magnitude(
