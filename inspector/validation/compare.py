@@ -146,8 +146,7 @@ def _errors(
 ) -> _Block:
     """The errors and allowances of one block."""
     b = expected.astype(np.float64, copy=False)
-    error = actual.astype(np.float64)  # a fresh array, turned into |actual - expected| in place
-    np.subtract(error, b, out=error)
+    error = np.subtract(actual, b, dtype=np.float64)  # actual widened exactly; then |actual - expected| in place
     np.abs(error, out=error)
     largest_error = error.max(initial=0)
     finite = math.isfinite(largest_error)  # NaN or inf somewhere: the largest is not finite
