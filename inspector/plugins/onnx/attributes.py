@@ -16,11 +16,14 @@ class NodeAttributes:
     def __init__(self, node: onnx.NodeProto, where: str) -> None:
         self._node, self._where = node, where
         self._values: dict[str, object] = {}
+        self._ints: set[str] = set()  # attributes of type INTS: integers by construction
         for attribute in node.attribute:
             if attribute.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
                 continue
             value = helper.get_attribute_value(attribute)
             self._values[attribute.name] = value.decode(errors="replace") if isinstance(value, bytes) else value
+            if attribute.type == onnx.AttributeProto.INTS:
+                self._ints.add(attribute.name)
 
     def __contains__(self, name: str) -> bool:
         return name in self._values
@@ -41,6 +44,8 @@ class NodeAttributes:
     def integers(self, name: str, default: Sequence[int]) -> tuple[int, ...]:
         """An ``INTS`` attribute."""
         value = self._values.get(name, default)
+        if name in self._ints:
+            return tuple(value)  # type: ignore[arg-type]
         if not isinstance(value, (list, tuple)) or not all([isinstance(v, int) for v in value]):
             raise self._wrong(name, "a list of integers")
         return tuple(value)

@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import onnx
@@ -66,6 +67,14 @@ def shape_of(value_type: onnx.TypeProto) -> Shape | None:
     return tuple([d.dim_value if kind == "dim_value" else d.dim_param or "?" if kind else "?" for d, kind in kinds])
 
 
+class Node(NamedTuple):
+    """A graph node with its input and output names, read once (protobuf makes new strings on every read)."""
+
+    proto: onnx.NodeProto
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+
 def named_subgraphs(node: onnx.NodeProto) -> list[tuple[str, onnx.GraphProto]]:
     """A node's control-flow bodies with their attribute names (``then_branch``, ``body``…)."""
     named = []
@@ -101,9 +110,10 @@ class GraphScope:
         for value in [*graph.input, *graph.output, *graph.value_info]:
             self._types[value.name] = value.type
         self._initializers = {tensor.name: tensor for tensor in graph.initializer}
-        self._producers: dict[str, onnx.NodeProto] = {}
-        for node in graph.node:
-            for output in node.output:
+        self.nodes = [Node(node, tuple(node.input), tuple(node.output)) for node in graph.node]
+        self._producers: dict[str, Node] = {}
+        for node in self.nodes:
+            for output in node.outputs:
                 if output:
                     self._producers.setdefault(output, node)
         self._constant_cache: dict[str, bool] = {}
@@ -170,11 +180,11 @@ class GraphScope:
             if depth > 200:
                 return False
             node = self._producers[name]
-            foldable = node.domain in ("", "ai.onnx") and node.op_type not in _NOT_FOLDED
+            foldable = node.proto.domain in ("", "ai.onnx") and node.proto.op_type not in _NOT_FOLDED
             self._constant_cache[name] = (
                 foldable
-                and not named_subgraphs(node)
-                and all(self._input_is_constant(i, depth + 1) for i in node.input if i)
+                and not named_subgraphs(node.proto)
+                and all(self._input_is_constant(i, depth + 1) for i in node.inputs if i)
             )
         return self._constant_cache[name]
 
@@ -197,7 +207,7 @@ class GraphScope:
             shape, dtype, read = tensor_reader(self._initializers[name], self.model_dir, where, self._stored.get(name))
             info = ConstantInfo(source=name, shape=shape, dtype=dtype, read=read)
         else:
-            node = self._producers[name]
+            node = self._producers[name].proto
             value = _stored_value(node)
             if value is not None:
                 shape, dtype, read = tensor_reader(value, self.model_dir, where)
@@ -232,17 +242,17 @@ class GraphScope:
             owner = self._owner(tensor)
             assert owner is not None
             if inputs_done:
-                node = owner._producers[tensor]
+                node = owner._producers[tensor].proto
                 if id(node) not in added:
                     added.add(id(node))
                     nodes.append(node)
                 continue
             seen.add(tensor)
-            if tensor in owner._initializers or _stored_value(owner._producers[tensor]) is not None:
+            if tensor in owner._initializers or _stored_value(owner._producers[tensor].proto) is not None:
                 feeds[tensor] = np.asarray(owner._local_constant(tensor).read())
                 continue
             stack.append((tensor, True))
-            stack.extend((item, False) for item in reversed(owner._producers[tensor].input) if item)
+            stack.extend((item, False) for item in reversed(owner._producers[tensor].inputs) if item)
         _check_fold(nodes, feeds, name, self.opsets, f"{self.file_label}: constant {name!r}")
         graph = helper.make_graph(
             nodes,

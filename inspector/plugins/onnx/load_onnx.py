@@ -22,12 +22,14 @@ from inspector.model.layouts import onnx_conv_layout
 from inspector.model.padding import AUTO_PAD_MODES, conv_pads, conv_transpose_pads
 from inspector.options import Options
 from inspector.plugins.onnx.attributes import NodeAttributes
-from inspector.plugins.onnx.graph import RANDOM_OPS, GraphScope, named_subgraphs
+from inspector.plugins.onnx.graph import RANDOM_OPS, GraphScope, Node, named_subgraphs
 from inspector.plugins.onnx.onnx_errors import NOT_INFERRED, UNREADABLE
 from inspector.plugins.onnx.shapes import infer_shapes, open_dims
 from inspector.plugins.onnx.strings import non_utf8_string
 
 CONV_OPS = {"Conv": "conv", "ConvInteger": "conv", "QLinearConv": "conv", "ConvTranspose": "conv_transpose"}
+_WEIGHT_POSITIONS = {"Conv": (1, 2), "ConvTranspose": (1, 2), "ConvInteger": (1, None), "QLinearConv": (3, 8)}
+"""Where each conv op takes its weight and its bias (``None``: it has none)."""
 MAX_NESTING = 64
 MAX_PROTO_BYTES = 2**31 - 1
 """protobuf's limit for one message: larger ONNX files are not valid (big weights live in external data)."""
@@ -134,36 +136,36 @@ def _unique(name: str, taken: dict[str, int]) -> str:
     return candidate
 
 
-def topological_order(graph: onnx.GraphProto, label: str) -> list[onnx.NodeProto]:
-    """The graph's nodes in a valid order (the file's order where it is valid); a cycle, or a tensor two nodes
-    produce, is a ``LoadError``."""
+def topological_order(nodes: list[Node], label: str) -> list[Node]:
+    """The nodes in a valid order (the file's order where it is valid); a cycle, or a tensor two nodes produce,
+    is a ``LoadError``."""
     producer: dict[str, int] = {}
-    for index, node in enumerate(graph.node):
-        for output in node.output:
+    for index, node in enumerate(nodes):
+        for output in node.outputs:
             if output and producer.setdefault(output, index) != index:
-                first = graph.node[producer[output]]
+                first, second = nodes[producer[output]].proto, node.proto
                 raise LoadError(
                     f"{label}: tensor {output!r} is produced by two nodes, {first.name or first.op_type!r} "
-                    f"and {node.name or node.op_type!r}"
+                    f"and {second.name or second.op_type!r}"
                 )
-    waiting = [0] * len(graph.node)
-    consumers: list[list[int]] = [[] for _ in graph.node]
-    for index, node in enumerate(graph.node):
-        for name in {i for i in node.input if i in producer}:
+    waiting = [0] * len(nodes)
+    consumers: list[list[int]] = [[] for _ in nodes]
+    for index, node in enumerate(nodes):
+        for name in {i for i in node.inputs if i in producer}:
             waiting[index] += 1
             consumers[producer[name]].append(index)
     ready = [index for index, count in enumerate(waiting) if count == 0]
     heapq.heapify(ready)
-    order: list[onnx.NodeProto] = []
+    order: list[Node] = []
     while ready:
         index = heapq.heappop(ready)
-        order.append(graph.node[index])
+        order.append(nodes[index])
         for consumer in consumers[index]:
             waiting[consumer] -= 1
             if waiting[consumer] == 0:
                 heapq.heappush(ready, consumer)
-    if len(order) != len(graph.node):
-        stuck = next(node for index, node in enumerate(graph.node) if waiting[index] > 0)
+    if len(order) != len(nodes):
+        stuck = next(node.proto for index, node in enumerate(nodes) if waiting[index] > 0)
         raise LoadError(
             f"{label}: the graph has a cycle through node {stuck.name or stuck.output[0]!r} ({stuck.op_type})"
         )
@@ -172,12 +174,13 @@ def topological_order(graph: onnx.GraphProto, label: str) -> list[onnx.NodeProto
 
 def _walk(scope: GraphScope, *, prefix: str, layers: list[Layer], taken: dict[str, int], constants: set[str]) -> None:
     """Append the layers of ``scope``'s graph and its bodies; ``constants``: tensors computed by constant nodes."""
-    for index, node in enumerate(topological_order(scope.graph, scope.file_label)):
-        own = node.name or (node.output[0] if node.output and node.output[0] else f"{node.op_type}_{index}")
+    for index, node in enumerate(topological_order(scope.nodes, scope.file_label)):
+        proto, outputs = node.proto, node.outputs
+        own = proto.name or (outputs[0] if outputs and outputs[0] else f"{proto.op_type}_{index}")
         name = _unique(prefix + own, taken)
         layer = _layer(node, scope, name)
-        bodies = named_subgraphs(node)
-        if not (isinstance(layer, ConvLayer) or bodies) and _computes_constant(node.op_type, layer, scope, constants):
+        bodies = named_subgraphs(proto)
+        if not (isinstance(layer, ConvLayer) or bodies) and _computes_constant(proto.op_type, layer, scope, constants):
             layer = dataclasses.replace(layer, constant=True)
             constants.update(output for output in layer.outputs if output)
         layers.append(layer)
@@ -249,23 +252,23 @@ def _dequantized(weight: Weight | None, scale: Weight | None, zero_point: Weight
     )
 
 
-def _layer(node: onnx.NodeProto, scope: GraphScope, name: str) -> Layer:
-    inputs, outputs, op = tuple(node.input), tuple(node.output), node.op_type
-    standard = node.domain in ("", "ai.onnx")
+def _layer(node: Node, scope: GraphScope, name: str) -> Layer:
+    proto, inputs, outputs, op = node.proto, node.inputs, node.outputs, node.proto.op_type
+    standard = proto.domain in ("", "ai.onnx")
     common = dict(
         name=name,
-        source_op=op if standard else f"{node.domain}.{op}",
+        source_op=op if standard else f"{proto.domain}.{op}",
         inputs=inputs,
         outputs=outputs,
         input_shape=scope.shape(inputs[0]) if inputs else None,
         output_shape=scope.shape(outputs[0]) if outputs else None,
     )
     if standard and op in CONV_OPS:
-        conv = _conv_layer(node, scope, common)
+        conv = _conv_layer(proto, scope, common)
         if conv is not None:
             return conv
     if standard and op in ("Gemm", "MatMul"):
-        dense = _dense_layer(node, scope, common)
+        dense = _dense_layer(proto, scope, common)
         if dense is not None:
             return dense
     if standard and op == "BatchNormalization":
@@ -289,12 +292,13 @@ def _layer(node: onnx.NodeProto, scope: GraphScope, name: str) -> Layer:
 def _conv_layer(node: onnx.NodeProto, scope: GraphScope, common: dict) -> ConvLayer | None:
     op = node.op_type
     kind = CONV_OPS[op]
-    positions = {"Conv": (1, 2), "ConvTranspose": (1, 2), "ConvInteger": (1, None), "QLinearConv": (3, 8)}[op]
+    positions = _WEIGHT_POSITIONS[op]
     inputs = common["inputs"]
     weight_name = _input(inputs, positions[0])
-    weight_shape = scope.shape(weight_name) if weight_name else None
     if scope.is_constant(weight_name):
-        weight_shape = scope.constant(weight_name).shape or weight_shape
+        weight_shape = scope.constant(weight_name).shape or scope.shape(weight_name)
+    else:
+        weight_shape = scope.shape(weight_name) if weight_name else None
     if weight_shape is None or len(weight_shape) < 3 or not all(isinstance(d, int) for d in weight_shape):
         return None
     rank = len(weight_shape) - 2
@@ -316,11 +320,11 @@ def _conv_layer(node: onnx.NodeProto, scope: GraphScope, common: dict) -> ConvLa
     output_padding = attributes.integers("output_padding", (0,) * rank)
     auto_pad = attributes.text("auto_pad", "NOTSET") or "NOTSET"
     input_shape = common["input_shape"]
-    spatial = tuple(input_shape[2:]) if input_shape is not None and len(input_shape) == rank + 2 else None
-    known_spatial = spatial if spatial is not None and all(isinstance(d, int) for d in spatial) else None
     pads: tuple[int, ...] | None = attributes.integers("pads", (0,) * (2 * rank))
     target = attributes.integers("output_shape", ())[-rank:] if "output_shape" in attributes else None
     if auto_pad != "NOTSET" or (kind == "conv_transpose" and target is not None):
+        spatial = tuple(input_shape[2:]) if input_shape is not None and len(input_shape) == rank + 2 else None
+        known_spatial = spatial if spatial is not None and all(isinstance(d, int) for d in spatial) else None
         geometry = (kernel_shape, strides, dilations, output_padding, *([] if target is None else [target]))
         if (
             known_spatial is None

@@ -9,6 +9,9 @@ from __future__ import annotations
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
+_KINDS: dict[FieldDescriptor, int] = {}
+"""The protobuf type of each field seen so far (a descriptor's attributes are slow to read)."""
+
 
 def non_utf8_string(message: Message) -> tuple[str, bytes] | None:
     """The path and raw value of the first string field in ``message`` (or below it) that is not UTF-8."""
@@ -16,12 +19,16 @@ def non_utf8_string(message: Message) -> tuple[str, bytes] | None:
     while pending:
         current, where = pending.pop()
         for field, value in current.ListFields():  # only the fields that are set
-            if field.type == FieldDescriptor.TYPE_MESSAGE:
+            kind = _KINDS.get(field)
+            if kind is None:
+                kind = _KINDS[field] = field.type
+            if kind == FieldDescriptor.TYPE_MESSAGE:
                 if isinstance(value, Message):
                     pending.append((value, f"{where}.{field.name}"))
                 else:
-                    pending.extend((item, f"{where}.{field.name}") for item in value)
-            elif field.type == FieldDescriptor.TYPE_STRING:
+                    path = f"{where}.{field.name}"
+                    pending.extend([(item, path) for item in value])
+            elif kind == FieldDescriptor.TYPE_STRING:
                 if isinstance(value, bytes):
                     return f"{where}.{field.name}", value
                 if not isinstance(value, str):
