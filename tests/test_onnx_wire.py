@@ -8,7 +8,9 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+import inspector
 from inspector.plugins.onnx.wire import INLINE_BYTES, weightless_model
+from inspector.validation.inputs import random_array
 
 RNG = np.random.default_rng(7)
 W = RNG.standard_normal((16, 8, 3, 3)).astype(np.float32)  # 4,608 bytes: past INLINE_BYTES
@@ -71,7 +73,8 @@ def _run(model: str | bytes, folder: Path | None = None) -> np.ndarray:
 
 def test_big_inline_weights_become_references_into_the_file(tmp_path):
     path = _model(tmp_path / "m.onnx")
-    light = weightless_model(path)
+    light, moved = weightless_model(path)
+    assert moved == {"w", "big"}
     assert len(light) < path.stat().st_size - INLINE_BYTES
     graph = onnx.ModelProto.FromString(light).graph
     tensors = {tensor.name: tensor for tensor in graph.initializer}
@@ -92,7 +95,7 @@ def test_big_inline_weights_become_references_into_the_file(tmp_path):
 def test_names_nodes_and_subgraphs_are_kept(tmp_path):
     path = _model(tmp_path / "m.onnx")
     original = onnx.load_model(path).graph
-    graph = onnx.ModelProto.FromString(weightless_model(path)).graph
+    graph = onnx.ModelProto.FromString(weightless_model(path)[0]).graph
     assert [n.output for n in graph.node] == [n.output for n in original.node]
     assert graph.node[3] == original.node[3]  # the If node and its Constant bodies, byte for byte
     assert [v.name for v in graph.input] == ["x", "flag"] and [v.name for v in graph.output] == ["out"]
@@ -101,14 +104,16 @@ def test_names_nodes_and_subgraphs_are_kept(tmp_path):
 def test_onnxruntime_computes_the_same_from_the_references(tmp_path):
     path = _model(tmp_path / "m.onnx")
     expected = _run(str(path))
-    np.testing.assert_allclose(_run(weightless_model(path), tmp_path), expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(_run(weightless_model(path)[0], tmp_path), expected, rtol=1e-6, atol=1e-6)
 
 
 def test_external_data_is_left_as_it_is(tmp_path):
     model = onnx.load_model(_model(tmp_path / "m.onnx"))
     onnx.save_model(model, tmp_path / "e.onnx", save_as_external_data=True, location="e.data", size_threshold=0)
     original = onnx.load_model(tmp_path / "e.onnx", load_external_data=False).graph
-    graph = onnx.ModelProto.FromString(weightless_model(tmp_path / "e.onnx")).graph
+    light, moved = weightless_model(tmp_path / "e.onnx")
+    graph = onnx.ModelProto.FromString(light).graph
+    assert moved == {"big"}  # onnx leaves float_data inline
     external = [tensor for tensor in original.initializer if tensor.data_location == TensorProto.EXTERNAL]
     assert [tensor.name for tensor in external] == ["w", "b"]
     assert list(graph.initializer)[:2] == external
@@ -119,4 +124,23 @@ def test_bytes_that_are_no_protobuf_raise_value_error(tmp_path, content):
     path = tmp_path / "bad.onnx"
     path.write_bytes(content)
     with pytest.raises(ValueError):
-        weightless_model(path)
+        weightless_model(path)[0]
+
+
+def test_a_model_reached_through_a_symbolic_link_is_captured(tmp_path):
+    """onnxruntime refuses data that resolves outside its folder: the references name the file itself."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "links").mkdir()
+    real = _model(tmp_path / "real" / "m.onnx")
+    link = tmp_path / "links" / "linked.onnx"
+    link.symlink_to(real)
+    result = inspector.validate(link)
+    assert result.passed and result.capture_runs == 1
+    assert [layer.mode for layer in result.layers] == ["captured"]
+
+
+@pytest.mark.parametrize("dtype", [np.bool_, np.float32, np.int8])
+def test_random_inputs_of_no_dims_are_arrays(dtype):
+    """onnxruntime takes arrays, not NumPy scalars, for inputs of shape () (the model above has a bool one)."""
+    value = random_array((), np.dtype(dtype), np.random.default_rng(0))
+    assert isinstance(value, np.ndarray) and value.shape == () and value.dtype == dtype

@@ -45,7 +45,7 @@ def random_array(shape: tuple[int, ...], dtype: np.dtype, rng: np.random.Generat
     if dtype.kind == "f" or dtype.name == "bfloat16":  # bfloat16 is ml_dtypes', which NumPy does not call a float
         return rng.standard_normal(shape).astype(np.float32).astype(dtype)
     if dtype.kind == "b":
-        return rng.random(shape) < 0.5
+        return np.asarray(rng.random(shape) < 0.5)  # an array even of shape (): onnxruntime takes no NumPy scalar
     if dtype.kind in "iu":
         limits = np.iinfo(dtype)
         low, high = (limits.min, limits.max + 1) if dtype.itemsize == 1 else (0, SMALL_INTEGER_LIMIT)

@@ -190,12 +190,13 @@ class CaptureRunner:
         self.path = Path(path)
         self.settings = settings
         try:
-            self.model = weightless_model(self.path)
+            # the file itself, not a symbolic link to it: onnxruntime refuses data that resolves outside the folder
+            self.model, references = weightless_model(self.path.resolve())
             graph = onnx.ModelProto.FromString(self.model).graph
         except UNREADABLE as error:
             raise LoadError(f"{self.path}: not a readable ONNX model ({error})") from None
         for tensor in graph.initializer:
-            if tensor.data_location == onnx.TensorProto.EXTERNAL:
+            if tensor.data_location == onnx.TensorProto.EXTERNAL and tensor.name not in references:
                 tensor_reader(tensor, self.path.parent, str(self.path))  # its checks: raises for a bad location
         self.graph_inputs = {value.name for value in graph.input}
         self.graph_outputs = {value.name for value in graph.output}
@@ -215,7 +216,7 @@ class CaptureRunner:
         from inspector.validation.runtime import create_session, run_placed  # onnxruntime only when validating
 
         session = create_session(
-            self.model + outputs, settings=self.settings, external_folder=self.path.parent.resolve()
+            self.model + outputs, settings=self.settings, external_folder=self.path.resolve().parent
         )
         needed = {name: array for name, array in feeds.items() if name in self.graph_inputs}
         fetched, placement = run_placed(session, wanted, needed)

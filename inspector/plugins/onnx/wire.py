@@ -19,7 +19,7 @@ import onnx
 
 MODEL_GRAPH = 7
 GRAPH_INITIALIZER = 5
-TENSOR_DATA_TYPE, TENSOR_EXTERNAL_DATA, TENSOR_DATA_LOCATION = 2, 13, 14
+TENSOR_DATA_TYPE, TENSOR_NAME, TENSOR_EXTERNAL_DATA, TENSOR_DATA_LOCATION = 2, 8, 13, 14
 VALUE_FIELDS = {4, 5, 6, 7, 9, 10, 11}
 """TensorProto fields that hold values: float, int32, string, int64, raw, double and uint64 data."""
 BYTE_FIELDS: dict[int, frozenset[int] | None] = {
@@ -34,33 +34,36 @@ INLINE_BYTES = 4096
 _LENGTH_DELIMITED = 2
 
 
-def weightless_model(path: Path) -> bytes:
-    """The serialized model of ``path`` with its top-level inline weights turned into references to the file.
+def weightless_model(path: Path) -> tuple[bytes, set[str]]:
+    """The serialized model of ``path`` with its top-level inline weights turned into references to the file, and
+    the names of the tensors so turned.
 
     Raises ``ValueError`` for bytes that are not a protobuf message.
     """
     with path.open("rb") as stream, mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        parts = []
+        parts: list[bytes] = []
+        moved: set[str] = set()
         for number, start, value, stop in _fields(data, 0, len(data)):
             if number == MODEL_GRAPH and _wire(data, start) == _LENGTH_DELIMITED:
-                parts.append(_delimited(MODEL_GRAPH, _graph(data, value, stop, path.name)))
+                parts.append(_delimited(MODEL_GRAPH, _graph(data, value, stop, path.name, moved)))
             else:
                 parts.append(data[start:stop])
-        return b"".join(parts)
+        return b"".join(parts), moved
 
 
-def _graph(data: mmap.mmap, begin: int, end: int, location: str) -> bytes:
+def _graph(data: mmap.mmap, begin: int, end: int, location: str, moved: set[str]) -> bytes:
     parts = []
     for number, start, value, stop in _fields(data, begin, end):
         if number == GRAPH_INITIALIZER and _wire(data, start) == _LENGTH_DELIMITED:
-            parts.append(_delimited(GRAPH_INITIALIZER, _tensor(data, value, stop, location)))
+            parts.append(_delimited(GRAPH_INITIALIZER, _tensor(data, value, stop, location, moved)))
         else:
             parts.append(data[start:stop])
     return b"".join(parts)
 
 
-def _tensor(data: mmap.mmap, begin: int, end: int, location: str) -> bytes:
-    """A top-level initializer's bytes, with its payload made an external reference when it is plain bytes."""
+def _tensor(data: mmap.mmap, begin: int, end: int, location: str, moved: set[str]) -> bytes:
+    """A top-level initializer's bytes, with its payload made an external reference when it is plain bytes (its
+    name then added to ``moved``)."""
     fields = list(_fields(data, begin, end))
     values = [f for f in fields if f[0] in VALUE_FIELDS]
     data_type = next((_varint(data, f[2])[0] for f in reversed(fields) if f[0] == TENSOR_DATA_TYPE), 0)
@@ -75,6 +78,7 @@ def _tensor(data: mmap.mmap, begin: int, end: int, location: str) -> bytes:
     if not plain or stop - payload <= INLINE_BYTES:
         return data[begin:end]
     kept = b"".join(data[s:e] for n, s, _, e in fields if n != number)
+    moved.add(b"".join(data[at:e] for n, _, at, e in fields if n == TENSOR_NAME).decode("utf-8", "replace"))
     reference = {"location": location, "offset": str(payload), "length": str(stop - payload)}
     entries = b"".join(
         _delimited(TENSOR_EXTERNAL_DATA, _delimited(1, key.encode()) + _delimited(2, text.encode()))
