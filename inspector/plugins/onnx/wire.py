@@ -52,13 +52,14 @@ def weightless_model(path: Path) -> tuple[bytes, set[str]]:
 
 
 def _graph(data: mmap.mmap, begin: int, end: int, location: str, moved: set[str]) -> bytes:
-    parts = []
+    """The graph's bytes with its big initializers rewritten; runs of other fields are copied as one slice."""
+    parts, kept_from = [], begin
     for number, start, value, stop in _fields(data, begin, end):
-        if number == GRAPH_INITIALIZER and _wire(data, start) == _LENGTH_DELIMITED:
-            parts.append(_delimited(GRAPH_INITIALIZER, _tensor(data, value, stop, location, moved)))
-        else:
-            parts.append(data[start:stop])
-    return b"".join(parts)
+        big = stop - value > INLINE_BYTES  # smaller tensors stay as they are
+        if number == GRAPH_INITIALIZER and big and _wire(data, start) == _LENGTH_DELIMITED:
+            parts += [data[kept_from:start], _delimited(GRAPH_INITIALIZER, _tensor(data, value, stop, location, moved))]
+            kept_from = stop
+    return b"".join([*parts, data[kept_from:end]])
 
 
 def _tensor(data: mmap.mmap, begin: int, end: int, location: str, moved: set[str]) -> bytes:
@@ -117,6 +118,8 @@ def _wire(data: mmap.mmap, start: int) -> int:
 
 def _varint(data: mmap.mmap, position: int) -> tuple[int, int]:
     """The varint at ``position`` and where the next byte starts."""
+    if position < len(data) and data[position] < 0x80:  # one byte: most tags and lengths
+        return data[position], position + 1
     result = shift = 0
     while True:
         if position >= len(data) or shift > 63:
