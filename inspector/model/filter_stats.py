@@ -46,10 +46,14 @@ def row_chunks(rows: int, row_bytes: int) -> Iterator[slice]:
     return (slice(start, start + step) for start in range(0, rows, step))
 
 
-def filter_stats(layer: ConvLayer, matrix: np.ndarray | None = None) -> FilterStats:
-    """The statistics of every filter of ``layer`` (raises ``FilterError`` when its weight cannot be sliced);
-    ``matrix``: the layer's ``as_matrix()``, when the caller has it already."""
-    matrix = layer.as_matrix() if matrix is None else matrix
+def filter_stats(layer: ConvLayer) -> FilterStats:
+    """The statistics of every filter of ``layer`` (raises ``FilterError`` when its weight cannot be sliced)."""
+    return matrix_stats(layer.as_matrix())
+
+
+def matrix_stats(matrix: np.ndarray) -> FilterStats:
+    """The statistics of every row of ``matrix`` (filters as rows, as ``ConvLayer.as_matrix()``), a chunk at a time;
+    a row's statistics do not depend on the rows around it."""
     parts = []
     for rows in row_chunks(matrix.shape[0], matrix.shape[1] * 8):
         parts.append(_chunk_stats(_summable(matrix[rows])))

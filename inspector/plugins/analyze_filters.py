@@ -10,7 +10,9 @@ integers (a ``ConvInteger`` weight, which the loader cannot dequantize) are not 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -21,16 +23,19 @@ from inspector.model.filter_stats import (
     CHUNK_BYTES,
     FilterStats,
     drop_pages,
-    filter_stats,
     mapped_file,
+    matrix_stats,
     row_chunks,
 )
 from inspector.model.findings import Finding, Severity, examples, noun, plural, times
-from inspector.model.transient_reads import transient_reads
+from inspector.model.transient_reads import TransientReads
 from inspector.options import Options
 
 INT8_LEVELS = 127
 RANGE_RATIO_THRESHOLD = 16.0
+RUN_BYTES = 2**20
+"""Layers smaller than this are checked in runs of up to this many bytes of weights, their filter statistics in one
+NumPy pass per run (a pass costs microseconds however small, and a model may have thousands of small layers)."""
 
 
 def _channels(channels: list[int]) -> str:
@@ -169,12 +174,8 @@ def _duplicates(layer: ConvLayer, stats: FilterStats, matrix: np.ndarray) -> lis
     return [_finding(layer, "info", "duplicate_filter", message, sets=sets, repeats=repeats)]
 
 
-def check_filters(layer: ConvLayer) -> list[Finding]:
-    """Findings for one layer's filters (its weight sliced once); integer (still quantized) weights get none."""
-    matrix = layer.as_matrix()
-    if not np.issubdtype(matrix.dtype, np.floating):
-        return []
-    stats = filter_stats(layer, matrix)
+def check_filters(layer: ConvLayer, stats: FilterStats, matrix: np.ndarray) -> list[Finding]:
+    """Findings for one layer's floating-point filters, from their statistics and ``as_matrix()``."""
     return [
         *_non_finite(layer, stats),
         *_dead(layer, stats),
@@ -183,18 +184,65 @@ def check_filters(layer: ConvLayer) -> list[Finding]:
     ]
 
 
+def _runs(layers: Sequence[ConvLayer]) -> Iterator[list[ConvLayer]]:
+    """The layers in runs of consecutive ones whose weights fit ``RUN_BYTES`` together (a bigger one alone)."""
+    run: list[ConvLayer] = []
+    held = 0
+    for layer in layers:
+        size = 8 * (layer.weight.size if layer.weight is not None else 0)  # bytes as float64, at most
+        if run and held + size > RUN_BYTES:
+            yield run
+            run, held = [], 0
+        run.append(layer)
+        held += size
+    if run:
+        yield run
+
+
+def _run_stats(matrices: dict[int, np.ndarray]) -> dict[int, FilterStats]:
+    """The statistics of each matrix (by position in its run): one pass over the matrices of each row width and
+    dtype, stacked, then cut apart again (the statistics of a row do not depend on the other rows)."""
+    if len(matrices) == 1:
+        return {index: matrix_stats(matrix) for index, matrix in matrices.items()}  # a chunk at a time
+    alike: dict[tuple[int, np.dtype], list[int]] = {}
+    for index, matrix in matrices.items():
+        alike.setdefault((matrix.shape[1], matrix.dtype), []).append(index)
+    stats = {}
+    for members in alike.values():
+        columns = matrix_stats(np.concatenate([matrices[index] for index in members]))
+        ends = np.cumsum([matrices[index].shape[0] for index in members])[:-1]
+        parts = [np.split(column, ends) for column in dataclasses.astuple(columns)]
+        stats.update((index, FilterStats(*(part[k] for part in parts))) for k, index in enumerate(members))
+    return stats
+
+
 @hookimpl
 def analyze_model(model: Model, options: Options) -> list[Finding]:
-    """Check every conv layer's filters, reading one layer's weights at a time; layers whose weight cannot be
-    sliced are left to ``analyze_params``."""
+    """Check every conv layer's filters, reading one layer's weights at a time (small layers a bounded run of them
+    at a time); layers whose weight cannot be sliced are left to ``analyze_params``, integer (still quantized)
+    weights get no findings."""
     layers = model.conv_layers
     if not options.read_weights:
         message = "filter checks (NaN or Inf, dead, duplicate, int8 range) skipped: weights not read (--no-weights)"
         return [Finding(severity="info", check="filters_skipped", layer=None, message=message)] if layers else []
     findings: list[Finding] = []
-    for done, layer in enumerate(layers, start=1):
-        with transient_reads(layer), contextlib.suppress(FilterError):
-            findings.extend(check_filters(layer))
-        if options.progress is not None:
-            options.progress(layer.name, done, len(layers))
+    done = 0
+    for run in _runs(layers):
+        reads = TransientReads(run)
+        try:
+            matrices = {}
+            for index, layer in enumerate(run):
+                with contextlib.suppress(FilterError):
+                    matrix = layer.as_matrix()
+                    if np.issubdtype(matrix.dtype, np.floating):
+                        matrices[index] = matrix
+            stats = _run_stats(matrices) if matrices else {}
+            for index, layer in enumerate(run):
+                if index in stats:
+                    findings.extend(check_filters(layer, stats[index], matrices[index]))
+                done += 1
+                if options.progress is not None:
+                    options.progress(layer.name, done, len(layers))
+        finally:
+            reads.release_all()
     return findings
