@@ -7,6 +7,7 @@ compute constants are left out of the table unless asked for (``all_nodes``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import io
 from collections import defaultdict
@@ -15,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from rich.console import Console
 from rich.text import Span, Text
 
-from inspector.model.common import ConvLayer, DenseLayer, Layer
+from inspector.model.common import ConvLayer, DenseLayer, Layer, Shape
 from inspector.model.findings import Finding, plural
 from inspector.model.input_shapes import is_fixed
 from inspector.report.console import make_console, without_trailing_spaces
@@ -59,18 +60,30 @@ def _params_cell(layer: Layer, failed: bool) -> Text | str:
     return Text(f"{count}✘ (expected {expected:,})", spans=[Span(len(count), len(count) + 1, "bold red")])
 
 
+def _dims(values: Shape | None, unknown: str = "?") -> str:
+    """``dims``, each distinct tuple written once (a big model repeats a few shapes)."""
+    return _written(values, unknown) if values is None or type(values) is tuple else dims(values, unknown)
+
+
+_written = functools.lru_cache(maxsize=4096)(dims)
+
+
+def _pads(pads: tuple[int, ...] | None) -> str:
+    return "none" if pads is not None and not any(pads) else ",".join(map(str, pads or "?"))
+
+
 def _row(layer: Layer, failed: bool, params_failed: bool) -> list[Cell]:
-    shapes = f"{dims(layer.input_shape, '—')} → {dims(layer.output_shape)}"
+    shapes = f"{_dims(layer.input_shape, '—')} → {_dims(layer.output_shape)}"
     name = Text(layer.name, style="bold red") if failed else layer.name
     if isinstance(layer, ConvLayer):
         return [
             name,
             layer.source_op,
             shapes,
-            dims(layer.kernel_shape),
-            dims(layer.strides),
-            dims(layer.dilations),
-            "none" if layer.pads is not None and not any(layer.pads) else ",".join(map(str, layer.pads or "?")),
+            _dims(layer.kernel_shape),
+            _dims(layer.strides),
+            _dims(layer.dilations),
+            _pads(layer.pads),
             str(layer.groups),
             filters_summary(layer),
             _params_cell(layer, params_failed),
@@ -101,10 +114,12 @@ def layer_table(report: Report, *, all_nodes: bool = False, styled: bool = True)
     for finding in report.findings:
         if finding.severity == "error" and finding.layer is not None:
             errors[finding.layer].append(finding.check)
+    none: list[str] = []
     rows = (
-        _row(layer, bool(errors[layer.name]), any(check in PARAMETER_CHECKS for check in errors[layer.name]))
+        _row(layer, bool(checks), any(check in PARAMETER_CHECKS for check in checks))
         for layer in report.model.layers
         if all_nodes or not layer.constant
+        for checks in [errors.get(layer.name, none)]
     )
     return table_lines(COLUMNS, rows, styled=styled)
 
