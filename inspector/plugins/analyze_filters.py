@@ -209,10 +209,13 @@ def _run_stats(matrices: dict[int, np.ndarray]) -> dict[int, FilterStats]:
         alike.setdefault((matrix.shape[1], matrix.dtype), []).append(index)
     stats = {}
     for members in alike.values():
-        columns = matrix_stats(np.concatenate([matrices[index] for index in members]))
-        ends = np.cumsum([matrices[index].shape[0] for index in members])[:-1]
-        parts = [np.split(column, ends) for column in dataclasses.astuple(columns)]
-        stats.update((index, FilterStats(*(part[k] for part in parts))) for k, index in enumerate(members))
+        together = matrix_stats(np.concatenate([matrices[index] for index in members]))
+        columns = [getattr(together, field.name) for field in dataclasses.fields(FilterStats)]
+        start = 0
+        for index in members:
+            end = start + matrices[index].shape[0]
+            stats[index] = FilterStats(*(column[start:end] for column in columns))
+            start = end
     return stats
 
 
