@@ -33,6 +33,8 @@ from inspector.options import Options
 
 INT8_LEVELS = 127
 RANGE_RATIO_THRESHOLD = 16.0
+DIGESTED_DIRECTLY = 32
+"""Filters of a small layer digested one by one; more are told apart by a vectorized fingerprint first."""
 RUN_BYTES = 2**20
 """Layers smaller than this are checked in runs of up to this many bytes of weights, their filter statistics in one
 NumPy pass per run (a pass costs microseconds however small, and a model may have thousands of small layers)."""
@@ -114,8 +116,9 @@ def duplicate_sets(layer: ConvLayer, stats: FilterStats, matrix: np.ndarray | No
     """Sets of output channels whose filters are bit-for-bit equal and read the same inputs (same group).
 
     Dead and non-finite filters are left out: other findings name them.  Filters are keyed by a 128-bit BLAKE2
-    digest of their bytes, read a bounded chunk at a time; in a layer bigger than one chunk, only the filters that
-    share a fingerprint (group, min, max and three sampled weights) are read whole.  ``matrix``: the layer's
+    digest of their bytes, read a bounded chunk at a time; in a layer bigger than one chunk or of more than
+    ``DIGESTED_DIRECTLY`` filters, only the filters that share a fingerprint (group, min, max and three sampled
+    weights) are.  ``matrix``: the layer's
     ``as_matrix()``, when the caller has it already.
     """
     candidates = (stats.finite & (stats.max_abs > 0)).nonzero()[0]
@@ -123,9 +126,8 @@ def duplicate_sets(layer: ConvLayer, stats: FilterStats, matrix: np.ndarray | No
         return []
     matrix = layer.as_matrix() if matrix is None else matrix
     per_group = layer.out_channels // layer.groups
-    suspects = (
-        candidates if matrix.nbytes <= CHUNK_BYTES else _sharing_a_fingerprint(matrix, candidates, per_group, stats)
-    )
+    few = matrix.nbytes <= CHUNK_BYTES and candidates.size <= DIGESTED_DIRECTLY
+    suspects = candidates if few else _sharing_a_fingerprint(matrix, candidates, per_group, stats)
     sets: dict[tuple[int, bytes], list[int]] = {}
     mapped = mapped_file(matrix)
     for part in row_chunks(suspects.size, matrix.shape[1] * matrix.itemsize):
