@@ -1,4 +1,5 @@
-"""NumPy's OpenBLAS runs on one thread while the engine recomputes layers, and on as many as before afterwards."""
+"""NumPy's OpenBLAS runs on one thread while the engine recomputes layers (two layers at a time), and on as many
+as before afterwards."""
 
 from __future__ import annotations
 
@@ -36,3 +37,15 @@ def test_the_count_is_set_inside_the_block_and_restored(monkeypatch):
     monkeypatch.setattr("inspector.validation.run.blas_threads", spy)
     assert inspector.validate(SAMPLES / "seed.onnx").passed
     assert seen == [(1, before)] and blas_threads_now() == before
+
+
+def test_layers_recomputed_on_two_threads_give_what_one_thread_gives(monkeypatch):
+    """Captured layers are recomputed two at a time; the results, and their order, are those of one at a time."""
+    path = SAMPLES / "strided_padded.onnx"
+    monkeypatch.setattr("inspector.validation.run.RERUN_THREADS", 1)
+    alone = inspector.validate(path)
+    monkeypatch.setattr("inspector.validation.run.RERUN_THREADS", 2)
+    paired = inspector.validate(path)
+    assert [layer.name for layer in paired.layers] == [layer.name for layer in alone.layers]
+    assert [layer.comparison for layer in paired.layers] == [layer.comparison for layer in alone.layers]
+    assert paired.passed and {layer.mode for layer in paired.layers} == {"captured"}

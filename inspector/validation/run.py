@@ -11,7 +11,9 @@ rounding can explain, element by element); results are :mod:`inspector.validatio
 from __future__ import annotations
 
 import dataclasses
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +43,9 @@ CPU_PROVIDERS = frozenset({"CPUExecutionProvider"})
 """Providers whose conv kernels sum products in the data's own floating-point type, as the bound assumes."""
 ENGINE_BLAS_THREADS = 1
 """Threads of NumPy's BLAS while the engine recomputes layers (:mod:`inspector.validation.blas_threads`)."""
+RERUN_THREADS = 2
+"""Captured layers the engine recomputes and compares at once, one per thread (NumPy lets go of the GIL while it
+computes); results are recorded in model order, and at most this many layers' operands more are held."""
 Progress = Callable[[str, int, int], None]
 """Called after each layer with its name, the number of layers done and the total."""
 
@@ -168,10 +173,18 @@ class _Validation:
                 runtime=self.runtime,
                 budget_bytes=self.options.max_capture_mb * 2**20,
             )
-            for item in captured or ():
-                self.capture_runs = max(self.capture_runs, item.run + 1)
-                result = self._compare(item.layer, Run("captured", item.providers), item.operands, item.output)
-                self._record(item.layer, result)
+            with ThreadPoolExecutor(max_workers=RERUN_THREADS, thread_name_prefix="inspector-rerun") as pool:
+                running: deque[tuple[ConvLayer, Future[LayerValidation]]] = deque()
+                for item in captured or ():
+                    self.capture_runs = max(self.capture_runs, item.run + 1)
+                    ran = Run("captured", item.providers)
+                    running.append(
+                        (item.layer, pool.submit(self._compare, item.layer, ran, item.operands, item.output))
+                    )
+                    while len(running) > RERUN_THREADS:
+                        self._record(*_done(running.popleft()))
+                while running:
+                    self._record(*_done(running.popleft()))
         except RuntimeRefusal as refusal:
             self.notes.append(f"onnxruntime could not run the model ({refusal}); its layers ran standalone")
 
@@ -254,6 +267,12 @@ class Run:
     mode: Mode
     providers: tuple[str, ...] = ()
     placeholder: bool = False
+
+
+def _done(running: tuple[ConvLayer, Future[LayerValidation]]) -> tuple[ConvLayer, LayerValidation]:
+    """A layer and its result, once its thread has computed it."""
+    layer, result = running
+    return layer, result.result()
 
 
 def _runtime_op(layer: ConvLayer) -> str:
