@@ -17,6 +17,7 @@ from typing import NoReturn
 
 import pluggy
 
+from inspector.cli.allocator import share_one_arena
 from inspector.cli.model_paths import expand_models
 from inspector.cli.progress import ProgressDisplay, progress_display
 from inspector.cli.supervise import run_with_deadline, supervised
@@ -293,6 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``inspect`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    share_one_arena()
     try:
         if argv[:1] == ["plugins"] and not Path("plugins").is_file():
             return run_plugins(argv[1:])
