@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import mmap
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -21,6 +20,7 @@ from inspector.errors import LoadError
 from inspector.model import layouts
 from inspector.model import slicing as filter_slicing
 from inspector.model.findings import Finding
+from inspector.model.mapped import mapped_file
 
 Dim = int | str
 """One dimension of a tensor shape: an int, a symbolic name, or ``"?"`` when unknown."""
@@ -114,20 +114,12 @@ class Weight:
         """
         for part in self.parts:
             part._close(path)
-        if _mapped(self._cache.get("native")):
+        if mapped_file(self._cache.get("native")):
             self._cache["native"] = _in_memory(self._cache["native"])
             self._cache.pop("canonical", None)  # derived again from the copy, on demand
-        if _mapped(self._cache.get("canonical")):
+        if mapped_file(self._cache.get("canonical")):
             self._cache["canonical"] = _in_memory(self._cache["canonical"])
         self._cache["closed"] = path
-
-
-def _mapped(array: np.ndarray | None) -> bool:
-    """Whether ``array``'s memory belongs to a file mapped into memory (an ``np.memmap`` or a view of one)."""
-    base = array
-    while isinstance(base, np.ndarray):
-        base = base.base
-    return isinstance(base, mmap.mmap)
 
 
 def _in_memory(array: np.ndarray) -> np.ndarray:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import mmap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from inspector.model.mapped import drop_pages
 
 if TYPE_CHECKING:
     from inspector.model.common import ConvLayer
@@ -63,34 +64,6 @@ def matrix_stats(matrix: np.ndarray) -> FilterStats:
     if len(parts) == 1:
         return FilterStats(*parts[0])
     return FilterStats(*(np.concatenate(column) for column in zip(*parts, strict=True)))
-
-
-def mapped_file(view: np.ndarray) -> bool:
-    """Whether ``view`` is a window of a memory-mapped file (not an array in memory)."""
-    return _file_array(view) is not None
-
-
-def _file_array(view: np.ndarray) -> np.ndarray | None:
-    """The array right above the memory map ``view``'s memory belongs to, or ``None`` for an array in memory."""
-    base = view
-    while isinstance(base, np.ndarray) and not isinstance(base.base, mmap.mmap):
-        base = base.base
-    return base if isinstance(base, np.ndarray) else None
-
-
-def drop_pages(view: np.ndarray) -> None:
-    """Tell the kernel it may drop the resident pages of ``view`` when ``view`` is a contiguous window of a
-    memory-mapped file (they are read from the file again if touched), so a pass over a mapped weight keeps a chunk
-    resident, not the weight; a no-op for arrays in memory."""
-    base = _file_array(view)
-    if base is None or not view.flags.c_contiguous or not hasattr(mmap, "MADV_DONTNEED"):
-        return
-    mapping = base.base
-    start = view.ctypes.data - np.frombuffer(mapping, np.uint8).ctypes.data
-    low = start // mmap.PAGESIZE * mmap.PAGESIZE
-    high = min(-(-(start + view.nbytes) // mmap.PAGESIZE) * mmap.PAGESIZE, len(mapping))
-    if high > low:
-        mapping.madvise(mmap.MADV_DONTNEED, low, high - low)
 
 
 _NUMPY_FLOATS = frozenset(np.dtype(t) for t in (np.float16, np.float32, np.float64))

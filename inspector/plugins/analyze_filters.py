@@ -19,15 +19,9 @@ import numpy as np
 from inspector.errors import FilterError
 from inspector.hookspecs import hookimpl
 from inspector.model.common import ConvLayer, Model
-from inspector.model.filter_stats import (
-    CHUNK_BYTES,
-    FilterStats,
-    drop_pages,
-    mapped_file,
-    matrix_stats,
-    row_chunks,
-)
+from inspector.model.filter_stats import CHUNK_BYTES, FilterStats, matrix_stats, row_chunks
 from inspector.model.findings import Finding, Severity, examples, noun, plural, times
+from inspector.model.mapped import drop_pages, mapped_file
 from inspector.model.transient_reads import TransientReads
 from inspector.options import Options
 
