@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -64,6 +65,26 @@ def matrix_stats(matrix: np.ndarray) -> FilterStats:
     if len(parts) == 1:
         return FilterStats(*parts[0])
     return FilterStats(*(np.concatenate(column) for column in zip(*parts, strict=True)))
+
+
+def matrices_stats(matrices: dict[int, np.ndarray]) -> dict[int, FilterStats]:
+    """The statistics of each of several matrices (by key): one pass over the matrices of each row width and
+    dtype, stacked, then cut apart again (the statistics of a row do not depend on the other rows)."""
+    if len(matrices) == 1:
+        return {index: matrix_stats(matrix) for index, matrix in matrices.items()}  # a chunk at a time
+    alike: dict[tuple[int, np.dtype], list[int]] = {}
+    for index, matrix in matrices.items():
+        alike.setdefault((matrix.shape[1], matrix.dtype), []).append(index)
+    stats = {}
+    for members in alike.values():
+        together = matrix_stats(np.concatenate([matrices[index] for index in members]))
+        columns = [getattr(together, field.name) for field in dataclasses.fields(FilterStats)]
+        start = 0
+        for index in members:
+            end = start + matrices[index].shape[0]
+            stats[index] = FilterStats(*(column[start:end] for column in columns))
+            start = end
+    return stats
 
 
 _NUMPY_FLOATS = frozenset(np.dtype(t) for t in (np.float16, np.float32, np.float64))

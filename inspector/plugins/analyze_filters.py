@@ -10,7 +10,6 @@ integers (a ``ConvInteger`` weight, which the loader cannot dequantize) are not 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 from collections.abc import Iterator, Sequence
 
@@ -19,7 +18,7 @@ import numpy as np
 from inspector.errors import FilterError
 from inspector.hookspecs import hookimpl
 from inspector.model.common import ConvLayer, Model
-from inspector.model.filter_stats import CHUNK_BYTES, FilterStats, matrix_stats, row_chunks
+from inspector.model.filter_stats import CHUNK_BYTES, FilterStats, matrices_stats, row_chunks
 from inspector.model.findings import Finding, Severity, examples, noun, plural, times
 from inspector.model.mapped import drop_pages, mapped_file
 from inspector.model.transient_reads import TransientReads
@@ -195,26 +194,6 @@ def _runs(layers: Sequence[ConvLayer]) -> Iterator[list[ConvLayer]]:
         yield run
 
 
-def _run_stats(matrices: dict[int, np.ndarray]) -> dict[int, FilterStats]:
-    """The statistics of each matrix (by position in its run): one pass over the matrices of each row width and
-    dtype, stacked, then cut apart again (the statistics of a row do not depend on the other rows)."""
-    if len(matrices) == 1:
-        return {index: matrix_stats(matrix) for index, matrix in matrices.items()}  # a chunk at a time
-    alike: dict[tuple[int, np.dtype], list[int]] = {}
-    for index, matrix in matrices.items():
-        alike.setdefault((matrix.shape[1], matrix.dtype), []).append(index)
-    stats = {}
-    for members in alike.values():
-        together = matrix_stats(np.concatenate([matrices[index] for index in members]))
-        columns = [getattr(together, field.name) for field in dataclasses.fields(FilterStats)]
-        start = 0
-        for index in members:
-            end = start + matrices[index].shape[0]
-            stats[index] = FilterStats(*(column[start:end] for column in columns))
-            start = end
-    return stats
-
-
 @hookimpl
 def analyze_model(model: Model, options: Options) -> list[Finding]:
     """Check every conv layer's filters, reading one layer's weights at a time (small layers a bounded run of them
@@ -235,7 +214,7 @@ def analyze_model(model: Model, options: Options) -> list[Finding]:
                     matrix = layer.as_matrix()
                     if np.issubdtype(matrix.dtype, np.floating):
                         matrices[index] = matrix
-            stats = _run_stats(matrices) if matrices else {}
+            stats = matrices_stats(matrices) if matrices else {}
             for index, layer in enumerate(run):
                 if index in stats:
                     findings.extend(check_filters(layer, stats[index], matrices[index]))
