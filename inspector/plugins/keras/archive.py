@@ -31,9 +31,8 @@ import numpy as np
 from inspector.errors import LoadError
 from inspector.plugins.keras.hdf5_access import attribute, child, external_link, has_attribute, open_file
 from inspector.plugins.keras.hdf5_heaps import broken_heap, broken_heap_in_file
+from inspector.plugins.keras.signatures import ZIP_MAGIC, sniff
 
-HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-ZIP_MAGIC = b"PK\x03\x04"
 MAX_JSON_BYTES = 64 * 1024 * 1024
 """Largest ``config.json``/``metadata.json`` read from a zip (a real config is kilobytes)."""
 MAX_INFLATED_WEIGHTS = 256 * 1024 * 1024
@@ -60,17 +59,6 @@ class KerasFile:
     def close(self) -> None:
         """Close the HDF5 file and anything it was read through (again: nothing happens)."""
         self.files.close()
-
-
-def sniff(path: Path) -> str | None:
-    """``"hdf5"``, ``"zip"`` or ``None``, from the file's first bytes."""
-    with path.open("rb") as stream:
-        head = stream.read(8)
-    if head.startswith(HDF5_MAGIC):
-        return "hdf5"
-    if head.startswith(ZIP_MAGIC):
-        return "zip"
-    return None
 
 
 def text(value: Any) -> str:
