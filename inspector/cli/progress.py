@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 LayerProgress = Callable[[str, int, int], None]
 """Called as work goes on: what is being done (a layer's name), how many layers are done, and how many in all."""
@@ -53,6 +53,9 @@ def progress_display(stream: TextIO, *, quiet: bool = False) -> Iterator[Progres
     if quiet or not stream.isatty():
         yield ProgressDisplay(None)
         return
+    from rich.console import Console  # rich.progress only when a bar is drawn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     columns = (TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=Console(file=stream), transient=True, redirect_stdout=False) as progress:
         yield ProgressDisplay(progress)

@@ -9,6 +9,8 @@ from onnx import helper
 
 from inspector.errors import LoadError
 
+_INT, _INTS = onnx.AttributeProto.INT, onnx.AttributeProto.INTS
+
 
 class NodeAttributes:
     """The non-graph attributes of one node, with typed getters that check what the file holds."""
@@ -18,12 +20,18 @@ class NodeAttributes:
         self._values: dict[str, object] = {}
         self._ints: set[str] = set()  # attributes of type INTS: integers by construction
         for attribute in node.attribute:
-            if attribute.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
+            kind = attribute.type
+            if kind == _INTS:  # the common cases read directly: helper.get_attribute_value is slow
+                self._values[attribute.name] = tuple(attribute.ints)
+                self._ints.add(attribute.name)
+                continue
+            if kind == _INT:
+                self._values[attribute.name] = attribute.i
+                continue
+            if kind in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
                 continue
             value = helper.get_attribute_value(attribute)
             self._values[attribute.name] = value.decode(errors="replace") if isinstance(value, bytes) else value
-            if attribute.type == onnx.AttributeProto.INTS:
-                self._ints.add(attribute.name)
 
     def __contains__(self, name: str) -> bool:
         return name in self._values
@@ -43,9 +51,9 @@ class NodeAttributes:
 
     def integers(self, name: str, default: Sequence[int]) -> tuple[int, ...]:
         """An ``INTS`` attribute."""
-        value = self._values.get(name, default)
-        if name in self._ints:
-            return tuple(value)  # type: ignore[arg-type]
+        if name in self._ints or name not in self._values:
+            return tuple(self._values.get(name, default))  # type: ignore[arg-type]
+        value = self._values[name]
         if not isinstance(value, (list, tuple)) or not all([isinstance(v, int) for v in value]):
             raise self._wrong(name, "a list of integers")
         return tuple(value)

@@ -63,8 +63,11 @@ def shape_of(value_type: onnx.TypeProto) -> Shape | None:
     tensor_type = value_type.tensor_type
     if not tensor_type.HasField("shape"):
         return None
-    kinds = [(dim, dim.WhichOneof("value")) for dim in tensor_type.shape.dim]  # dim_value, dim_param or None
-    return tuple([d.dim_value if kind == "dim_value" else d.dim_param or "?" if kind else "?" for d, kind in kinds])
+    dims: list[int | str] = []
+    for dim in tensor_type.shape.dim:
+        value = dim.dim_value  # 0 when unset: only then is asking which field is set needed
+        dims.append(value if value or dim.HasField("dim_value") else dim.dim_param or "?")
+    return tuple(dims)
 
 
 class Node(NamedTuple):
