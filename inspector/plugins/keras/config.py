@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inspector.errors import LoadError
+from inspector.model.budget import MAX_NESTING
 from inspector.plugins.keras.pass_order import PassOrder
 
 MODEL_CLASSES = frozenset({"Sequential", "Functional", "Model"})
-MAX_NESTING = 64
 
 KerasShape = tuple[int | None, ...]
 

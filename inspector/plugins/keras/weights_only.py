@@ -14,8 +14,9 @@ import re
 import h5py
 
 from inspector.errors import LoadError
+from inspector.model.budget import MAX_NESTING
 from inspector.plugins.keras.archive import text
-from inspector.plugins.keras.config import MAX_NESTING, LayerCall
+from inspector.plugins.keras.config import LayerCall
 from inspector.plugins.keras.hdf5_access import attribute, child, has_attribute, member, names
 from inspector.plugins.keras.weights import StoredWeight, legacy_table, numbered, snake_case, stored_weight, v3_roles
 

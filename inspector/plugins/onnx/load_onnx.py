@@ -16,6 +16,7 @@ import onnx
 
 from inspector.errors import LoadError
 from inspector.hookspecs import hookimpl
+from inspector.model.budget import MAX_NESTING
 from inspector.model.common import ConvLayer, DenseLayer, Layer, Model, TensorInfo, Weight
 from inspector.model.findings import Finding
 from inspector.model.layouts import onnx_conv_layout
@@ -30,7 +31,6 @@ from inspector.plugins.onnx.strings import non_utf8_string
 CONV_OPS = {"Conv": "conv", "ConvInteger": "conv", "QLinearConv": "conv", "ConvTranspose": "conv_transpose"}
 _WEIGHT_POSITIONS = {"Conv": (1, 2), "ConvTranspose": (1, 2), "ConvInteger": (1, None), "QLinearConv": (3, 8)}
 """Where each conv op takes its weight and its bias (``None``: it has none)."""
-MAX_NESTING = 64
 MAX_PROTO_BYTES = 2**31 - 1
 """protobuf's limit for one message: larger ONNX files are not valid (big weights live in external data)."""
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"

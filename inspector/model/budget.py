@@ -1,0 +1,66 @@
+"""What a file may make the tool allocate: one budget, checked in Python integers before anything is spent.
+
+A model file decides the size of some arrays the tool makes: a constant folded while loading, a validation input,
+a captured activation.  Each such size is computed from the numbers that will actually be used (exact integers,
+no float, no NumPy overflow) and checked here first; past a limit the run stops with one line naming the tensor,
+its size and the flag that raises the limit (exit 2).
+
+=========================================  ============  ===================
+what                                       default       raised by
+=========================================  ============  ===================
+a constant folded while loading            256 MiB       ``--max-fold-mb``
+validation tensors held at once (float32)  256 MiB       ``--max-capture-mb``
+control flow nested in a graph             64 levels     (fixed)
+=========================================  ============  ===================
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from inspector.errors import InspectorError, LoadError
+
+MIB = 2**20
+DEFAULT_FOLD_MB = 256.0
+"""Largest constant computed while loading a model (``--max-fold-mb``)."""
+MAX_NESTING = 64
+"""Deepest control flow (``If``/``Loop`` bodies, nested Keras models) a loader walks into."""
+
+
+def element_count(shape: Sequence[int]) -> int:
+    """The exact number of elements of ``shape`` (a Python integer, however large; 0 when a dim is 0)."""
+    return math.prod(int(dim) for dim in shape)
+
+
+def size_text(count: int) -> str:
+    """``count`` bytes for a person: ``"1,024 bytes"``, ``"3.5 MiB"``, ``"2.1e+37 bytes"``."""
+    if count < MIB:
+        return f"{count:,} byte{'s' if count != 1 else ''}"
+    if count < 2**60:
+        return f"{count / MIB:,.1f} MiB"
+    return f"{float(count):.2g} bytes"
+
+
+def check_allocation(
+    what: str,
+    shape: Sequence[int],
+    itemsize: int,
+    limit_mb: float,
+    flag: str,
+    error: type[InspectorError] = LoadError,
+) -> int:
+    """The bytes of an array of ``shape`` and ``itemsize``, or ``error`` when they pass ``limit_mb`` MiB.
+
+    ``what`` names the tensor (with the file it comes from); ``flag`` is the option that raises the limit.
+    """
+    dims = [int(dim) for dim in shape]
+    if any(dim < 0 for dim in dims):
+        raise error(f"{what}: shape {dims} has a negative dimension")
+    needed = element_count(dims) * itemsize
+    if needed > limit_mb * MIB:
+        raise error(
+            f"{what}: shape {dims} needs {size_text(needed)}, past the limit of {size_text(int(limit_mb * MIB))} "
+            f"({flag} raises it)"
+        )
+    return needed
