@@ -9,6 +9,7 @@ import argparse
 import contextlib
 import dataclasses
 import json
+import math
 import sys
 import traceback
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ from inspector.cli.progress import ProgressDisplay, progress_display
 from inspector.cli.supervise import run_with_deadline, supervised
 from inspector.cli.validation_flags import add_validation_arguments, validate_reports, validation_options
 from inspector.errors import FilterError, InspectorError
+from inspector.model.budget import DEFAULT_FOLD_MB
 from inspector.model.common import ConvLayer, Model
 from inspector.model.findings import plural
 from inspector.model.input_shapes import parse_input_shape
@@ -93,6 +95,14 @@ def _parser() -> argparse.ArgumentParser:
         help="sizes of a model input's open dims (-1, 0 or symbolic in the file), e.g. image:1x3x224x224; shapes, "
         "MACs and validation follow them (an open batch dim is 1 by default); repeatable",
     )
+    parser.add_argument(
+        "--max-fold-mb",
+        type=_megabytes,
+        metavar="MB",
+        default=DEFAULT_FOLD_MB,
+        help=f"largest constant a model may have computed while it is loaded (a weight made by ConstantOfShape, "
+        f"Expand…), in MiB (default {DEFAULT_FOLD_MB:g})",
+    )
     parser.add_argument("--format", choices=("text", "json"), default="text", help="report format (default text)")
     parser.add_argument(
         "--findings",
@@ -129,6 +139,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"conv-inspector {__version__}")
     add_validation_arguments(parser)
     return parser
+
+
+def _megabytes(text: str) -> float:
+    """A positive, finite number of MiB (argparse turns the error into a one-line usage error)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number of MiB, got {text!r}")
+    return value
 
 
 def _plugins_parser() -> argparse.ArgumentParser:
@@ -223,7 +244,10 @@ def run_inspect(argv: Sequence[str]) -> int:
     input_shapes = dict(parse_input_shape(text) for text in arguments.input_shape)
     validation = validation_options(arguments, input_shapes)
     options = Options(
-        raise_errors=raise_errors_requested(), input_shapes=input_shapes, read_weights=not arguments.no_weights
+        raise_errors=raise_errors_requested(),
+        input_shapes=input_shapes,
+        read_weights=not arguments.no_weights,
+        max_fold_mb=arguments.max_fold_mb,
     )
     manager = get_plugin_manager()
     with contextlib.ExitStack() as open_models:  # every model's files are closed, however the run ends

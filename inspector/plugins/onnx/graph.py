@@ -19,6 +19,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from inspector.errors import LoadError
+from inspector.model.budget import DEFAULT_FOLD_MB
 from inspector.model.common import Shape
 from inspector.plugins.onnx.onnx_errors import NOT_COMPUTED, NOT_INFERRED
 from inspector.plugins.onnx.tensors import tensor_dtype, tensor_reader
@@ -101,9 +102,12 @@ class GraphScope:
         opsets: list[onnx.OperatorSetIdProto],
         parent: GraphScope | None = None,
         stored: Mapping[str, bytes] | None = None,
+        fold_limit_mb: float = DEFAULT_FOLD_MB,
     ) -> None:
-        """``stored`` holds the bytes of initializers whose ``raw_data`` was taken out of ``graph``."""
+        """``stored`` holds the bytes of initializers whose ``raw_data`` was taken out of ``graph``;
+        ``fold_limit_mb`` bounds each tensor computed while folding a constant (``--max-fold-mb``)."""
         self.graph = graph
+        self.fold_limit_mb = fold_limit_mb
         self._stored = stored or {}
         self.model_dir = model_dir
         self.file_label = file_label
@@ -126,7 +130,14 @@ class GraphScope:
 
     def child(self, graph: onnx.GraphProto) -> GraphScope:
         """The scope of a control-flow body nested in this graph."""
-        return GraphScope(graph, model_dir=self.model_dir, file_label=self.file_label, opsets=self.opsets, parent=self)
+        return GraphScope(
+            graph,
+            model_dir=self.model_dir,
+            file_label=self.file_label,
+            opsets=self.opsets,
+            parent=self,
+            fold_limit_mb=self.fold_limit_mb,
+        )
 
     # -- shapes ---------------------------------------------------------------------------------------------
 

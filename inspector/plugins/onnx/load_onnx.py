@@ -16,7 +16,7 @@ import onnx
 
 from inspector.errors import LoadError
 from inspector.hookspecs import hookimpl
-from inspector.model.budget import MAX_NESTING
+from inspector.model.budget import DEFAULT_FOLD_MB, MAX_NESTING
 from inspector.model.common import ConvLayer, DenseLayer, Layer, Model, TensorInfo, Weight
 from inspector.model.findings import Finding
 from inspector.model.layouts import onnx_conv_layout
@@ -50,13 +50,16 @@ def load_model(path: Path, options: Options) -> Model | None:
     """Read ``path`` when it is an ONNX file."""
     if not _looks_like_onnx(path):
         return None
-    return read_onnx(path, options.input_shapes)
+    return read_onnx(path, options.input_shapes, options.max_fold_mb)
 
 
-def read_onnx(path: Path, input_shapes: Mapping[str, tuple[int, ...]] | None = None) -> Model:
+def read_onnx(
+    path: Path, input_shapes: Mapping[str, tuple[int, ...]] | None = None, max_fold_mb: float = DEFAULT_FOLD_MB
+) -> Model:
     """Read an ONNX file into the common model (raises ``LoadError`` for a broken file).
 
-    ``input_shapes`` sets open dims of named graph inputs (:mod:`inspector.model.input_shapes`).
+    ``input_shapes`` sets open dims of named graph inputs (:mod:`inspector.model.input_shapes`); ``max_fold_mb``
+    bounds each constant computed from the graph's nodes (:mod:`inspector.model.budget`).
     """
     size = path.stat().st_size
     if size > MAX_PROTO_BYTES:
@@ -92,7 +95,12 @@ def read_onnx(path: Path, input_shapes: Mapping[str, tuple[int, ...]] | None = N
         )
     del proto  # its memory holds a copy of the lifted weights; ``inferred`` and ``lifted`` hold all that is needed
     scope = GraphScope(
-        inferred.graph, model_dir=path.parent, file_label=str(path), opsets=list(inferred.opset_import), stored=lifted
+        inferred.graph,
+        model_dir=path.parent,
+        file_label=str(path),
+        opsets=list(inferred.opset_import),
+        stored=lifted,
+        fold_limit_mb=max_fold_mb,
     )
     layers: list[Layer] = []
     _walk(scope, prefix="", layers=layers, taken={}, constants=set())
