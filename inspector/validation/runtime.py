@@ -4,12 +4,19 @@ spinning threads, quiet, with refusals caught, and a record of which provider ra
 Spinning is off (``session.intra_op.allow_spinning`` 0) because onnxruntime's spinning threads and NumPy's
 BLAS threads slow each other down twofold.  onnxruntime's own log is silenced: what it refuses comes back as a
 :class:`RuntimeRefusal` whose message the report shows.
+
+onnxruntime 1.32's POSIX builds (its Linux wheel) carry 1DS telemetry: importing onnxruntime writes a device id and an
+event database (``~/.cache/Microsoft/DeveloperTools/.onnxruntime/``: ``deviceid``, ``onnxruntime.db``) and queues a
+``ProcessInfo`` event for upload.  Its one switch is the environment variable ``ORT_DISABLE_TELEMETRY``, read once
+when onnxruntime is imported (``onnxruntime.disable_telemetry_events()`` comes too late: the files are written by
+then), so this module sets it before its import, unless the user set it.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -20,6 +27,8 @@ from typing import Any, Literal
 
 import numpy as np
 import onnx
+
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # before onnxruntime's import, which reads it (docstring)
 import onnxruntime as ort
 
 from inspector.errors import ValidationError
