@@ -36,6 +36,7 @@ from inspector.report.junit import junit_xml
 from inspector.report.model_report import Report, inspect_model
 from inspector.report.npz import export_filters
 from inspector.report.text import render_text
+from inspector.report.visible import visible
 from inspector.version import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -220,8 +221,8 @@ def _export(model: Model, path: str, *, quiet: bool) -> None:
 
 
 def one_line(error: BaseException) -> str:
-    """``error``'s message on one line (a file name may hold a newline)."""
-    return str(error).replace("\r", "\\r").replace("\n", "\\n")
+    """``error``'s message on one line, made visible (a file name or a name in the file may hold a newline or ESC)."""
+    return visible(str(error))
 
 
 def run_inspect(argv: Sequence[str]) -> int:

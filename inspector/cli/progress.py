@@ -7,6 +7,8 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, TextIO
 
+from inspector.report.visible import visible
+
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
@@ -20,8 +22,7 @@ NAME_WIDTH = 48
 
 def _shown(name: str) -> str:
     """``name`` cut to ``NAME_WIDTH``, with characters that would drive the terminal written as escapes."""
-    cut = name if len(name) <= NAME_WIDTH else name[: NAME_WIDTH - 1] + "…"
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in cut)
+    return visible(name if len(name) <= NAME_WIDTH else name[: NAME_WIDTH - 1] + "…")
 
 
 class ProgressDisplay:

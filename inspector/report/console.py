@@ -7,6 +7,9 @@ import shutil
 from typing import TextIO
 
 from rich.console import Console
+from rich.text import Text
+
+from inspector.report.visible import visible
 
 PLAIN_WIDTH = 240
 _TRAILING = re.compile(r"[ \t]+((?:\x1b\[[0-9;]*m)*)$", re.MULTILINE)
@@ -21,7 +24,13 @@ def make_console(stream: TextIO, *, terminal: bool | None = None) -> Console:
     """
     is_terminal = stream.isatty() if terminal is None else terminal
     if is_terminal:
-        return Console(file=stream, force_terminal=True, width=shutil.get_terminal_size().columns, highlight=False)
+        return Console(
+            file=stream,
+            force_terminal=True,
+            width=shutil.get_terminal_size().columns,
+            highlight=False,
+            emoji=False,
+        )
     return Console(
         file=stream,
         force_terminal=False,
@@ -31,6 +40,15 @@ def make_console(stream: TextIO, *, terminal: bool | None = None) -> Console:
         emoji=False,
         soft_wrap=True,
     )
+
+
+def show(console: Console, line: str, style: str = "") -> None:
+    """Print one line of a report as it is: names from the file made visible, no markup or emoji read into it.
+
+    (A rich ``Text`` reads no markup either, but drops some control characters unseen: one is built only from text
+    already made visible.)
+    """
+    console.print(Text(visible(line), style=style))
 
 
 def without_trailing_spaces(text: str) -> str:

@@ -13,6 +13,7 @@ from inspector.model.common import ConvLayer
 from inspector.model.filter_stats import COLUMNS, FilterStats, filter_stats
 from inspector.model.findings import noun
 from inspector.model.slicing import checked_weight
+from inspector.report.console import show
 from inspector.report.explain import dims
 from inspector.report.plain_table import Column, Line, print_lines, table_lines
 
@@ -73,6 +74,6 @@ def render_stats(console: Console, layer: ConvLayer) -> None:
     try:
         stats = filter_stats(layer)
     except FilterError as error:
-        console.print(f"  per-filter statistics unavailable: {error}", markup=False)
+        show(console, f"  per-filter statistics unavailable: {error}")
         return
     print_lines(console, stats_table(layer, stats))

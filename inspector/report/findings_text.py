@@ -16,6 +16,7 @@ from rich.text import Text
 
 from inspector.model.findings import Finding, examples, plural
 from inspector.report.model_report import Report
+from inspector.report.visible import visible
 
 LISTED = {"all": ("error", "warning", "info"), "warnings": ("error", "warning"), "errors": ("error",)}
 """What ``--findings`` lists: every finding, errors and warnings, or errors alone."""
@@ -50,7 +51,7 @@ def finding_line(finding: Finding, message: str) -> Text:
     where = f"{finding.layer}: " if finding.layer else ""
     return Text.assemble(
         (f"{SEVERITY_MARK[finding.severity]} {finding.severity:<7}", SEVERITY_STYLE[finding.severity]),
-        f" [{finding.check}] {where}{message}",
+        visible(f" [{finding.check}] {where}{message}"),
     )
 
 

@@ -3,7 +3,8 @@
 One ``<testsuite>`` per model, one ``<testcase>`` per conv layer (and per other layer, or the model as a
 whole, when a check fails there).  A case holds at most one outcome: ``<error>`` when onnxruntime or the
 engine refuses the layer, else ``<failure>`` when validation or another check fails (every message in its
-text), else ``<skipped>`` when validation could not run the layer.
+text), else ``<skipped>`` when validation could not run the layer.  Names and messages from the file are
+made visible (``\\x1b``): XML 1.0 has no way to write most control characters, not even as references.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
 from inspector.report.model_report import Report
+from inspector.report.visible import visible
 
 MODEL_CASE = "(model)"
 
@@ -20,14 +22,15 @@ def _outcome(report: Report, name: str | None) -> tuple[str, str, str, str] | No
     """``(element, type, message, text)`` of the case of layer ``name`` (``None``: the model); ``None`` if it passed."""
     findings = [f for f in report.findings if f.layer == name and f.severity == "error"]
     validated = None if report.validation is None or name is None else report.validation.get(name)
-    text = "\n".join(f"[{f.check}] {f.message}" for f in findings)
+    text = "\n".join(visible(f"[{f.check}] {f.message}") for f in findings)
     kinds = ",".join(dict.fromkeys(f.check for f in findings))
     if validated is not None and validated.status == "error":
-        return "error", kinds or "validation", validated.message, text or validated.message
+        message = visible(validated.message)
+        return "error", kinds or "validation", message, text or message
     if findings:
         return "failure", kinds, text.splitlines()[0], text
     if validated is not None and validated.status == "skipped":
-        return "skipped", "validation", validated.message, ""
+        return "skipped", "validation", visible(validated.message), ""
     return None
 
 
@@ -37,16 +40,17 @@ def _suite(report: Report) -> ET.Element:
     convs = {layer.name for layer in model.conv_layers}
     names: list[str | None] = [None] if None in failing else []
     names += [layer.name for layer in model.layers if layer.name in failing | convs]
-    suite = ET.Element("testsuite", name=model.path)
+    path = visible(model.path)
+    suite = ET.Element("testsuite", name=path)
     counts = {"failure": 0, "error": 0, "skipped": 0}
     for name in names:
-        case = ET.SubElement(suite, "testcase", classname=model.path, name=MODEL_CASE if name is None else name)
+        case = ET.SubElement(suite, "testcase", classname=path, name=MODEL_CASE if name is None else visible(name))
         outcome = _outcome(report, name)
         if outcome is None:
             continue
         element, kind, message, text = outcome
         counts[element] += 1
-        child = ET.SubElement(case, element, message=message, type=kind)
+        child = ET.SubElement(case, element, message=message, type=visible(kind))
         child.text = text or None
     suite.set("tests", str(len(names)))
     suite.set("failures", str(counts["failure"]))

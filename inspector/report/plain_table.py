@@ -2,7 +2,8 @@
 
 The look of ``rich``'s ``SIMPLE_HEAD`` box (a heading row, a rule, then the rows, columns three spaces apart),
 drawn here because a rich table measures and renders every cell several times: 12,000 rows took it 45 s.  Cells
-are strings or ``rich`` ``Text`` (which keeps its colour on a terminal).
+are strings (made visible here) or ``rich`` ``Text`` (which keeps its colour on a terminal; built from text already
+made visible, since a ``Text`` drops some control characters).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import NamedTuple
 from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Span, Text
+
+from inspector.report.visible import visible
 
 GAP = "   "
 """Between two columns."""
@@ -38,13 +41,14 @@ class Line(NamedTuple):
 
 def _pad(column: Sequence[str], right: bool, heading: str) -> tuple[int, str, list[str]]:
     """The column's width in terminal cells (a wide character takes two; at least the heading's), its heading and
-    every cell padded to that width; each distinct text is measured and padded once."""
-    widths = {text: len(text) if text.isascii() else cell_len(text) for text in {heading, *column}}
+    every cell made visible and padded to that width; each distinct text is measured and padded once."""
+    shown = {text: visible(text) for text in {heading, *column}}
+    widths = {text: len(seen) if seen.isascii() else cell_len(seen) for text, seen in shown.items()}
     width = max(widths.values())
     if right:
-        padded = {text: " " * (width - cells) + text for text, cells in widths.items()}
+        padded = {text: " " * (width - cells) + shown[text] for text, cells in widths.items()}
     else:
-        padded = {text: text + " " * (width - cells) for text, cells in widths.items()}
+        padded = {text: shown[text] + " " * (width - cells) for text, cells in widths.items()}
     return width, padded[heading], [padded[text] for text in column]
 
 

@@ -19,13 +19,14 @@ from rich.text import Span, Text
 from inspector.model.common import ConvLayer, DenseLayer, Layer, Shape
 from inspector.model.findings import Finding, plural
 from inspector.model.input_shapes import is_fixed
-from inspector.report.console import make_console, without_trailing_spaces
+from inspector.report.console import make_console, show, without_trailing_spaces
 from inspector.report.explain import dims, explain_layer, filters_summary
 from inspector.report.filters_text import filter_lines, render_stats
 from inspector.report.findings_text import LISTED, SEVERITY_MARK, SEVERITY_STYLE, collapsed, render_findings, verdict
 from inspector.report.model_report import Report
 from inspector.report.plain_table import Cell, Column, Line, print_lines, table_lines
 from inspector.report.validation_text import render_validation
+from inspector.report.visible import visible
 
 PARAMETER_CHECKS = frozenset({"params", "groups", "kernel", "channels", "bias"})
 """Checks about the stored parameters: an error in one of them marks the params cell ✘."""
@@ -74,7 +75,7 @@ def _pads(pads: tuple[int, ...] | None) -> str:
 
 def _row(layer: Layer, failed: bool, params_failed: bool) -> list[Cell]:
     shapes = f"{_dims(layer.input_shape, '—')} → {_dims(layer.output_shape)}"
-    name = Text(layer.name, style="bold red") if failed else layer.name
+    name = Text(visible(layer.name), style="bold red") if failed else layer.name
     if isinstance(layer, ConvLayer):
         return [
             name,
@@ -156,7 +157,7 @@ def totals_line(report: Report, *, all_nodes: bool = False) -> str:
 def _layer_findings(console: Console, findings: Sequence[Finding]) -> None:
     """One layer's findings under its explanation, one line per kind."""
     for finding, message in collapsed(findings):
-        console.print(Text(f"  {SEVERITY_MARK[finding.severity]} {message}", style=SEVERITY_STYLE[finding.severity]))
+        show(console, f"  {SEVERITY_MARK[finding.severity]} {message}", SEVERITY_STYLE[finding.severity])
 
 
 def render_report(
@@ -174,26 +175,26 @@ def render_report(
     chooses the findings listed.  It ends with the verdict line.
     """
     model = report.model
-    console.print(Text(f"{model.path}  ({model.format}, producer {model.producer})", style="bold"))
+    show(console, f"{model.path}  ({model.format}, producer {model.producer})", "bold")
     boundary = ", ".join(f"{t.name} {dims(t.shape)} {t.dtype}" for t in model.inputs)
-    console.print(f"inputs: {boundary or 'none'}")
+    show(console, f"inputs: {boundary or 'none'}")
     shown: list[Finding] = []
     if layer is not None:
         chosen = model[layer]
         for line in explain_layer(chosen):
-            console.print(line, markup=False)
+            show(console, line)
         shown = [f for f in report.layer_findings(chosen) if f.severity in LISTED[findings]]
         _layer_findings(console, shown)
         if isinstance(chosen, ConvLayer):
             render_stats(console, chosen)
     for name, channel in filters:
         for line in filter_lines(model[name], channel, width=min(console.width, 120)):  # type: ignore[arg-type]
-            console.print(line, markup=False)
+            show(console, line)
     if layer is not None or filters:
         console.print(verdict(report, len(shown)))
         return
     print_lines(console, layer_table(report, all_nodes=all_nodes, styled=console.color_system is not None))
-    console.print(totals_line(report, all_nodes=all_nodes), markup=False)
+    show(console, totals_line(report, all_nodes=all_nodes))
     if report.validation is not None:
         render_validation(console, report.validation)
     render_findings(console, report, findings)

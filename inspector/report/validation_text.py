@@ -11,9 +11,10 @@ from rich.console import Console
 from rich.text import Text
 
 from inspector.model.findings import examples, plural
-from inspector.report.console import make_console, without_trailing_spaces
+from inspector.report.console import make_console, show, without_trailing_spaces
 from inspector.report.explain import dims
 from inspector.report.plain_table import Column, Line, print_lines, table_lines
+from inspector.report.visible import visible
 from inspector.validation.compare import Comparison
 from inspector.validation.result import LayerValidation, ValidationResult
 from inspector.validation.rounding import FALSE_ALARM_PROBABILITY
@@ -46,7 +47,7 @@ def _row(layer: LayerValidation) -> list[str | Text]:
             "" if c.worst_channel is None else str(c.worst_channel),
             ",".join(map(str, c.worst_index or ())),
         ]
-    name = Text(layer.name, style="" if layer.status == "passed" else style)
+    name = Text(visible(layer.name), style="" if layer.status == "passed" else style)
     return [name, layer.mode or "", Text(label, style=style), *numbers]
 
 
@@ -91,7 +92,8 @@ def _placeholder_note(result: ValidationResult) -> str:
     made_up = [layer.name for layer in result.layers if layer.placeholder]
     if not made_up:
         return ""
-    return f"; {len(made_up):,} ran at a placeholder input size, which the file does not fix ({examples(made_up)})"
+    fixed = f"ran at a placeholder input size, which the file does not fix ({examples(made_up)})"
+    return visible(f"; {len(made_up):,} {fixed}")
 
 
 def _verdict(result: ValidationResult) -> Text:
@@ -115,17 +117,17 @@ def _verdict(result: ValidationResult) -> Text:
 def render_validation(console: Console, result: ValidationResult, *, details: bool = False) -> None:
     """The validation part of the text report; ``details`` adds a line per layer that did not pass (the text
     report shows those as findings instead)."""
-    console.print(_inputs_line(result), markup=False)
+    show(console, _inputs_line(result))
     if result.runtime:
-        console.print(_runtime_line(result), markup=False)
+        show(console, _runtime_line(result))
     if result.layers:
         print_lines(console, validation_table(result))
     for layer in result.layers if details else ():
         if layer.status != "passed":
             label, style = _STATUS[layer.status]
-            console.print(Text(f"{label.split()[0]} {layer.name}: {layer.message}", style=style))
+            show(console, f"{label.split()[0]} {layer.name}: {layer.message}", style)
     for note in result.notes:
-        console.print(Text(f"note: {note}", style="yellow"))
+        show(console, f"note: {note}", "yellow")
     console.print(_verdict(result))
 
 
@@ -133,6 +135,6 @@ def validation_text(result: ValidationResult) -> str:
     """:func:`render_validation` as plain text, headed by the model's path."""
     buffer = io.StringIO()
     console = make_console(buffer, terminal=False)
-    console.print(result.model_path, markup=False)
+    show(console, result.model_path)
     render_validation(console, result, details=True)
     return without_trailing_spaces(buffer.getvalue())
