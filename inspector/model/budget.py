@@ -38,7 +38,8 @@ def size_text(count: int) -> str:
     if count < MIB:
         return f"{count:,} byte{'s' if count != 1 else ''}"
     if count < 2**60:
-        return f"{count / MIB:,.1f} MiB"
+        mib = f"{count / MIB:,.1f}"
+        return f"{mib.removesuffix('.0')} MiB"
     return f"{float(count):.2g} bytes"
 
 
@@ -52,15 +53,16 @@ def check_allocation(
 ) -> int:
     """The bytes of an array of ``shape`` and ``itemsize``, or ``error`` when they pass ``limit_mb`` MiB.
 
-    ``what`` names the tensor (with the file it comes from); ``flag`` is the option that raises the limit.
+    ``what`` names the tensor (with the file it comes from): the error reads "``what`` of shape [...] needs
+    576 MiB, past the limit of 256 MiB (``flag`` raises it)".
     """
     dims = [int(dim) for dim in shape]
     if any(dim < 0 for dim in dims):
-        raise error(f"{what}: shape {dims} has a negative dimension")
+        raise error(f"{what} of shape {dims} has a negative dimension")
     needed = element_count(dims) * itemsize
     if needed > limit_mb * MIB:
         raise error(
-            f"{what}: shape {dims} needs {size_text(needed)}, past the limit of {size_text(int(limit_mb * MIB))} "
+            f"{what} of shape {dims} needs {size_text(needed)}, past the limit of {size_text(int(limit_mb * MIB))} "
             f"({flag} raises it)"
         )
     return needed

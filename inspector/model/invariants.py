@@ -7,7 +7,8 @@ A conv's attributes and stored tensors must agree:
   transposed conv, with no empty kernel axis;
 - the bias holds one value per output channel;
 - the geometry holds one value per spatial axis (two for pads): strides and dilations at least 1, pads and output
-  padding at least 0, each output padding smaller than its stride or its dilation; ``auto_pad`` is a known mode.
+  padding at least 0, each output padding smaller than its stride or its dilation; ``auto_pad`` is a known mode;
+- where the input's size is known, every output axis holds at least one element.
 
 The rules take plain numbers and shapes, so one rule serves the parameter analyzer (on a layer's attributes),
 filter slicing (before it hands out a filter) and the NumPy engine (on its arrays' shapes).  They never raise: each
@@ -210,6 +211,35 @@ def geometry_violations(
     return violations
 
 
+def output_extent_violation(
+    kind: str,
+    input_spatial: Sequence[int],
+    *,
+    kernel_shape: Sequence[int],
+    strides: Sequence[int],
+    dilations: Sequence[int],
+    pads: Sequence[int],
+    output_padding: Sequence[int] | None = None,
+) -> Violation | None:
+    """Every output axis holds at least one element: a conv's dilated kernel fits its padded input, a transposed
+    conv's pads leave some of its output (Python integers: a file's dims may be as large as it likes)."""
+    rank = len(kernel_shape)
+    extra = output_padding or (0,) * rank
+    for j, (n, k, s, d) in enumerate(zip(input_spatial, kernel_shape, strides, dilations, strict=True)):
+        begin, end, span = pads[j], pads[j + rank], d * (k - 1) + 1
+        if kind == "conv" and span > n + begin + end:
+            message = (
+                f"on axis {j} the kernel spans {span:,} inputs (kernel {k:,}, dilation {d}) but the padded input "
+                f"holds {n + begin + end:,}: the output would be empty"
+            )
+            return Violation("kernel", message, {"axis": j, "span": span, "padded_input": n + begin + end})
+        full = s * (n - 1) + extra[j] + span
+        if kind == "conv_transpose" and full - begin - end < 1:
+            message = f"on axis {j} the pads ({begin:,} + {end:,}) remove all {full:,} outputs"
+            return Violation("pads", message, {"axis": j, "outputs": full, "found": [begin, end]})
+    return None
+
+
 def auto_pad_violation(auto_pad: str) -> Violation | None:
     """``auto_pad`` is one of ONNX's modes (any case)."""
     if auto_pad.upper() in AUTO_PAD_MODES:
@@ -243,6 +273,19 @@ def layer_violations(layer: ConvLayer) -> list[Violation]:
     )
     bad_auto_pad = auto_pad_violation(layer.auto_pad)
     violations += [bad_auto_pad] if bad_auto_pad else []
+    spatial = tuple(layer.input_shape[2:]) if layer.input_shape is not None else ()
+    known = len(spatial) == layer.rank == len(layer.kernel_shape) and all(isinstance(n, int) for n in spatial)
+    if not violations and layer.pads is not None and known:
+        empty = output_extent_violation(
+            layer.kind,
+            spatial,  # type: ignore[arg-type]
+            kernel_shape=layer.kernel_shape,
+            strides=layer.strides,
+            dilations=layer.dilations,
+            pads=layer.pads,
+            output_padding=layer.output_padding,
+        )
+        violations += [empty] if empty else []
     if layer.weight is None:
         return violations
     structure = _layer_structure(layer, bias_shape=None if layer.bias is None else layer.bias.shape)

@@ -132,6 +132,51 @@ def _constant_of_shape(shape: list[int]):
     return build
 
 
+def _hidden_shape(op: str):
+    """A weight ``ConstantOfShape(op(...))`` of 4×3×10000×10000 float32 (4,577.6 MiB), its shape passed through
+    ``op``, which shape inference does not see through: ``Abs``, ``Max``, ``Where`` (folded: the budget must
+    decide from the values) or ``Loop`` (never folded: computed at run time)."""
+    big = np.array([4, 3, 10000, 10000], np.int64)
+    feeds = {
+        "Abs": [-big],
+        "Max": [big, np.ones(4, np.int64)],
+        "Where": [np.array([True, False, True, False]), big, big],
+    }
+
+    def build(folder: Path) -> Path:
+        if op == "Loop":
+            body = helper.make_graph(
+                [helper.make_node("Identity", ["carried"], ["carried_out"])],
+                "body",
+                [
+                    helper.make_tensor_value_info("i", TensorProto.INT64, []),
+                    helper.make_tensor_value_info("cond", TensorProto.BOOL, []),
+                    helper.make_tensor_value_info("carried", TensorProto.INT64, None),
+                ],
+                [
+                    helper.make_tensor_value_info("cond", TensorProto.BOOL, []),
+                    helper.make_tensor_value_info("carried_out", TensorProto.INT64, None),
+                ],
+            )
+            initializers = [numpy_helper.from_array(np.array(1, np.int64), "trips"), numpy_helper.from_array(big, "s0")]
+            nodes = [helper.make_node("Loop", ["trips", "", "s0"], ["w_shape"], name="w_loop", body=body)]
+        else:
+            names = [f"s{i}" for i in range(len(feeds[op]))]
+            initializers = [numpy_helper.from_array(value, name) for value, name in zip(feeds[op], names, strict=True)]
+            nodes = [helper.make_node(op, names, ["w_shape"], name="w_shape_op")]
+        nodes.append(helper.make_node("ConstantOfShape", ["w_shape"], ["w"], name="w_fill"))
+        return conv_file(folder, extra_nodes=nodes, initializers=initializers, computed=True)
+
+    return build
+
+
+def _huge_zero(folder: Path) -> Path:
+    """A weight ``ConstantOfShape([0, 3, 2**62, 2**62])``: no element at all, dims whose product overflows int64."""
+    dims = numpy_helper.from_array(np.array([0, 3, 1 << 62, 1 << 62], np.int64), "w_shape")
+    node = helper.make_node("ConstantOfShape", ["w_shape"], ["w"], name="w_fill")
+    return conv_file(folder, extra_nodes=[node], initializers=[dims], computed=True)
+
+
 def _identity_chain(length: int):
     def build(folder: Path) -> Path:
         names = ["w0", *(f"w{i}" for i in range(1, length)), "w"]
@@ -236,23 +281,19 @@ def _tensor_cases() -> list[Case]:
             _constant_of_shape(TERA),
             CHECK_FAILS,
             "error [params] conv: attributes promise 18,874,368 parameters",
-            lazy="(limit 67,108,864 elements)",
+            lazy="of shape [1048576, 1048576, 3, 3] needs 37,748,736 MiB, past the limit of 256 MiB (--max-fold-mb",
         ),
         case(
             "onnx/folded/constant-of-shape-1GiB",
             _constant_of_shape([1 << 23, 2, 3, 3]),
             LOAD_ERROR,
-            "(limit 67,108,864 elements)",
+            "tensor 'w' (ConstantOfShape) of shape [8388608, 2, 3, 3] needs 576 MiB, past the limit of 256 MiB",
         ),
         case(
             "onnx/folded/constant-of-shape-negative",
             _constant_of_shape([4, -2, 3, 3]),
             LOAD_ERROR,
             "negative",
-            known_bug="the weight is ConstantOfShape([4, -2, 3, 3]), which no runtime can compute, yet the report "
-            "says all checks hold with 0 conv layers: the negative dim leaves 'w' without a shape, so _conv_layer "
-            "(load_onnx.py) returns None and _layer lists the Conv as 'other', silently; a stored tensor with a "
-            "negative dim is refused (onnx/tensor/negative-dim), and so should this folded one be",
         ),
         case("onnx/folded/constant-external-in-folder", _folded_external("w.bin"), OK, "3 layers (1 conv), 72 params"),
         case(
@@ -266,6 +307,29 @@ def _tensor_cases() -> list[Case]:
             _folded_matmul,
             OK_WITH_WARNING,
             "warning [params] conv: weight is computed at run time",
+        ),
+        *(
+            case(
+                f"onnx/folded/shape-through-{op.lower()}",
+                _hidden_shape(op),
+                LOAD_ERROR,
+                "tensor 'w' (ConstantOfShape) of shape [4, 3, 10000, 10000] needs 4,577.6 MiB, past the limit of "
+                "256 MiB (--max-fold-mb raises it)",
+            )
+            for op in ("Abs", "Max", "Where")
+        ),
+        case(
+            "onnx/folded/shape-through-loop",
+            _hidden_shape("Loop"),
+            OK_WITH_WARNING,
+            "warning [params] conv: weight is computed at run time ('w'), of a shape known only then",
+        ),
+        case(
+            "onnx/folded/huge-dims-no-elements",
+            _huge_zero,
+            CHECK_FAILS,
+            "kernel spans 4,611,686,018,427,387,904 inputs (kernel 4,611,686,018,427,387,904, dilation 1) but the "
+            "padded input holds 8",
         ),
         case("onnx/folded/identity-chain-3000", _identity_chain(3000), OK, "3001 layers (1 conv), 72 params"),
         case("onnx/folded/impossible-reshape", _impossible_reshape, LOAD_ERROR, "cannot compute constant 'w'"),

@@ -3,12 +3,12 @@
 Constants are initializers, ``Constant`` outputs, and outputs of deterministic, cheap nodes (no conv or matrix
 product) whose inputs are all constant (``ConstantOfShape``, ``Reshape``/``Cast``/``DequantizeLinear`` of
 constants…).  Their shapes come from static information; their values are computed on first use by onnx's own
-``ReferenceEvaluator``, never by folding written here, and only after every intermediate shape is checked.
+``ReferenceEvaluator``, one node at a time, each output sized from the values before it is made
+(:mod:`inspector.plugins.onnx.folding`).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,13 +16,13 @@ from typing import NamedTuple
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
 
 from inspector.errors import LoadError
 from inspector.model.budget import DEFAULT_FOLD_MB
 from inspector.model.common import Shape
-from inspector.plugins.onnx.onnx_errors import NOT_COMPUTED, NOT_INFERRED
+from inspector.plugins.onnx.folding import fold
 from inspector.plugins.onnx.tensors import tensor_dtype, tensor_reader
+from inspector.plugins.onnx.type_shapes import shape_of
 
 RANDOM_OPS = frozenset(
     {"RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike", "Multinomial", "Bernoulli"}
@@ -41,10 +41,6 @@ _NOT_FOLDED = RANDOM_OPS | {
     "Gemm",
     "Einsum",
 }
-MAX_FOLDED_ELEMENTS = 1 << 26
-"""Largest tensor (elements) computed while folding a constant; shapes are checked before anything runs."""
-_SHAPE_DATA = 64
-"""Feeds up to this many elements take part in shape inference as data (shape tensors); larger ones as types."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,20 +51,6 @@ class ConstantInfo:
     shape: tuple[int, ...] | None
     dtype: str
     read: Callable[[], np.ndarray]
-
-
-def shape_of(value_type: onnx.TypeProto) -> Shape | None:
-    """A tensor type's shape: ints, symbolic names, ``"?"`` for unknown dims; ``None`` without a shape."""
-    if not value_type.HasField("tensor_type"):
-        return None
-    tensor_type = value_type.tensor_type
-    if not tensor_type.HasField("shape"):
-        return None
-    dims: list[int | str] = []
-    for dim in tensor_type.shape.dim:
-        value = dim.dim_value  # 0 when unset: only then is asking which field is set needed
-        dims.append(value if value or dim.HasField("dim_value") else dim.dim_param or "?")
-    return tuple(dims)
 
 
 class Node(NamedTuple):
@@ -239,10 +221,10 @@ class GraphScope:
         return info
 
     def _evaluate(self, name: str) -> np.ndarray:
-        """Compute a folded constant with ``onnx.reference`` on the nodes that produce it.
+        """Compute a folded constant, node by node, with ``onnx.reference``.
 
         Stored tensors (initializers, ``Constant`` values) are read by this package, so external data stays in the
-        model's folder; every intermediate shape is checked against ``MAX_FOLDED_ELEMENTS`` first.
+        model's folder; each node's outputs are sized from its inputs' values before it runs (:mod:`.folding`).
         """
         nodes: list[onnx.NodeProto] = []
         feeds: dict[str, np.ndarray] = {}
@@ -267,19 +249,9 @@ class GraphScope:
                 continue
             stack.append((tensor, True))
             stack.extend((item, False) for item in reversed(owner._producers[tensor].inputs) if item)
-        _check_fold(nodes, feeds, name, self.opsets, f"{self.file_label}: constant {name!r}")
-        graph = helper.make_graph(
-            nodes,
-            "fold",
-            inputs=[],
-            outputs=[helper.make_empty_tensor_value_info(name)],
-            initializer=[numpy_helper.from_array(array, tensor) for tensor, array in feeds.items()],
+        return fold(
+            nodes, feeds, name, self.opsets, self.fold_limit_mb, f"{self.file_label}: cannot compute constant {name!r}"
         )
-        model = helper.make_model(graph, opset_imports=self.opsets)
-        try:
-            return _run_reference(model, name)
-        except NOT_COMPUTED as error:
-            raise LoadError(f"{self.file_label}: cannot compute constant {name!r}: {error}") from error
 
 
 def _stored_value(node: onnx.NodeProto) -> onnx.TensorProto | None:
@@ -287,54 +259,3 @@ def _stored_value(node: onnx.NodeProto) -> onnx.TensorProto | None:
     if node.op_type != "Constant":
         return None
     return next((a.t for a in node.attribute if a.name == "value"), None)
-
-
-def _check_fold(nodes: list[onnx.NodeProto], feeds: dict[str, np.ndarray], name: str, opsets: list, label: str) -> None:
-    """Refuse a fold that reads external data itself or whose inferred shapes exceed ``MAX_FOLDED_ELEMENTS``.
-
-    Shapes are inferred on the nodes with small feeds as data (shape tensors) and large ones as typed inputs.
-    """
-    for node in nodes:
-        for attribute in node.attribute:
-            tensors = [attribute.t, *attribute.tensors, attribute.sparse_tensor.values, attribute.sparse_tensor.indices]
-            if any(t.data_location == onnx.TensorProto.EXTERNAL for t in tensors):
-                raise LoadError(f"{label}: node {node.name or node.op_type!r} holds external data in an attribute")
-    small = {tensor: array for tensor, array in feeds.items() if array.size <= _SHAPE_DATA}
-    graph = helper.make_graph(
-        nodes,
-        "fold-shapes",
-        inputs=[
-            helper.make_tensor_value_info(tensor, helper.np_dtype_to_tensor_dtype(array.dtype), array.shape)
-            for tensor, array in feeds.items()
-            if tensor not in small
-        ],
-        outputs=[helper.make_empty_tensor_value_info(name)],
-        initializer=[numpy_helper.from_array(array, tensor) for tensor, array in small.items()],
-    )
-    try:
-        inferred = onnx.shape_inference.infer_shapes(helper.make_model(graph, opset_imports=opsets), data_prop=True)
-    except NOT_INFERRED:
-        return  # the evaluation reports what is wrong
-    for value in [*inferred.graph.value_info, *inferred.graph.output]:
-        dims = shape_of(value.type) or ()
-        known = [d for d in dims if isinstance(d, int)]
-        if any(d < 0 for d in known) or math.prod(known) > MAX_FOLDED_ELEMENTS:
-            raise LoadError(
-                f"{label}: computing it needs tensor {value.name!r} of shape {list(dims)} "
-                f"(limit {MAX_FOLDED_ELEMENTS:,} elements)"
-            )
-
-
-def _run_reference(model: onnx.ModelProto, name: str) -> np.ndarray:
-    """Evaluate ``name`` with ``onnx.reference``; where it lacks an old opset's kernel, convert the model up."""
-    from onnx.reference import ReferenceEvaluator
-
-    try:
-        evaluator = ReferenceEvaluator(model)
-    except RuntimeError as error:
-        if "No implementation for operator" not in str(error):
-            raise
-        latest = onnx.defs.onnx_opset_version()
-        evaluator = ReferenceEvaluator(onnx.version_converter.convert_version(model, latest))
-    (value,) = evaluator.run([name], {})
-    return np.asarray(value)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import onnx
 
 from inspector.model.input_shapes import OPEN_BATCH, bind_dim_names, checked_shape
-from inspector.plugins.onnx.graph import shape_of
+from inspector.plugins.onnx.type_shapes import shape_of
 
 LIFTED_BYTES = 64 * 1024
 """Initializers larger than this are not handed to shape inference (see ``infer_shapes``)."""
