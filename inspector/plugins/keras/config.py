@@ -101,9 +101,14 @@ def dtype_name(value: Any) -> str:
 def _shape(value: Any, where: str) -> KerasShape | None:
     if value is None:
         return None
-    if not isinstance(value, list | tuple) or not all(d is None or (isinstance(d, int) and d >= 0) for d in value):
+    if not isinstance(value, list | tuple) or not all(d is None or _count(d) for d in value):
         raise _fail(where, f"input shape {value!r} is not a list of non-negative ints")
     return tuple(value)
+
+
+def _count(value: Any) -> bool:
+    """Whether ``value`` is a JSON integer of at least 0 (``true`` is no size)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def declared_shape(config: dict[str, Any], where: str) -> KerasShape | None:
@@ -172,8 +177,9 @@ def read_graph(root: dict[str, Any], where: str) -> KerasGraph:
     """Flatten a ``model_config`` (or a ``.keras`` ``config.json``) into leaf layer calls."""
     root = _dict(root, where, "root")
     graph = KerasGraph(name=layer_name(root, where) or "model")
-    if not is_model(root):
-        raise _fail(where, f"root is a {root.get('class_name')!r}, not a Sequential or Functional model")
+    class_name = root.get("class_name")
+    if not isinstance(class_name, str) or class_name not in MODEL_CLASSES:
+        raise _fail(where, f"root is a {class_name!r}, not a Sequential or Functional model")
     graph.outputs = _expand(root, _Scope(graph=graph, where=where), None)
     return graph
 
@@ -277,10 +283,18 @@ def _reference(item: Any, where: str, form: str) -> tuple[str, int, int]:
 
 
 def _references(value: Any, where: str) -> list[tuple[str, int, int]]:
-    """``[layer, node, index]`` triples a boundary list names (one bare triple or a list of them)."""
+    """``[layer, node, index]`` triples a history names (one bare triple or a list of them; nothing otherwise)."""
     if isinstance(value, list) and len(value) >= 1 and isinstance(value[0], str):
         value = [value]
     return [_reference(item, where, "[layer, node, index]") for item in (value if isinstance(value, list) else [])]
+
+
+def _boundary(config: dict[str, Any], key: str, where: str) -> list[tuple[str, int, int]]:
+    """The references of ``input_layers`` or ``output_layers`` (absent: none), which must be a list."""
+    value = config.get(key, [])
+    if not isinstance(value, list):
+        raise _fail(where, f"{key} {repr(value)[:60]} is not a list of [layer, node, index] references")
+    return _references(value, where)
 
 
 def _keras3_tensors(value: Any, where: str) -> Iterator[dict[str, Any]]:
@@ -330,7 +344,7 @@ def _expand_functional(
 ) -> list[str]:
     where, path = scope.where, scope.path
     tensors: dict[tuple[str, int, int], str] = {}
-    input_refs = _references(config.get("input_layers", []), where)
+    input_refs = _boundary(config, "input_layers", where)
     if given_inputs is not None and len(given_inputs) != len(input_refs):
         raise _fail(
             where, f"nested model {'/'.join(path)!r} takes {len(input_refs)} inputs, is given {len(given_inputs)}"
@@ -369,7 +383,7 @@ def _expand_functional(
         missing = sorted({r[0] for item in order.stuck() for r in pending[item][3][0] if r not in tensors})
         raise _fail(where, f"has layers whose inputs never appear: {', '.join(missing[:5])}")
     outputs = []
-    for reference in _references(config.get("output_layers", []), where):
+    for reference in _boundary(config, "output_layers", where):
         if reference not in tensors:
             raise _fail(where, f"output_layers names {reference[0]!r}, which produces no such tensor")
         outputs.append(tensors[reference])

@@ -22,6 +22,7 @@ from inspector.model.findings import Finding
 from inspector.model.input_shapes import checked_shape
 from inspector.plugins.keras.archive import KerasFile, open_keras
 from inspector.plugins.keras.config import KerasGraph, KerasShape, LayerCall, LayerConfigError, layer_tree, read_graph
+from inspector.plugins.keras.layer_checks import layer_findings
 from inspector.plugins.keras.layers import build_call, common_shape, conv_family
 from inspector.plugins.keras.shapes import MERGES, SHAPE_KEEPING, class_rank
 from inspector.plugins.keras.weights import LayerKey, StoredWeight, legacy_table, legacy_weights, v3_table
@@ -101,7 +102,7 @@ def _stored_in(table: dict[LayerKey, list[StoredWeight]], key: LayerKey) -> list
 
 def _channels_first(graph: KerasGraph) -> bool:
     formats = [c.config["data_format"] for c in graph.calls if "data_format" in c.config]
-    return bool(formats) and formats[0] == "channels_first"
+    return bool(formats) and str(formats[0]).lower() == "channels_first"
 
 
 def _unique_names(calls: Sequence[LayerCall]) -> list[str]:
@@ -160,8 +161,8 @@ def _build_graph(
             shapes[tensor] = built.output
         layers.extend(built.layers)
         note = _note(call, name)
-        if note is not None:
-            notes.append(note)
+        notes += [note] if note is not None else []
+        notes += layer_findings(call, name, inputs)
     return layers, notes, shapes
 
 

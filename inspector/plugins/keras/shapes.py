@@ -1,8 +1,9 @@
 """Output shapes of Keras layers from their config and input shapes, in Keras' own layout (batch dim ``None``).
 
 Covers convolutions, pooling, global pooling, flatten, reshape, merges, zero-padding, cropping, upsampling,
-dense, and the layers that keep their input's shape (activations, dropout, normalization).  Any other layer, or
-an input shape that is not known, gives ``None``.  Lengths follow Keras' ``conv_utils`` formulas.
+dense, and the layers that keep their input's shape (activations, dropout, normalization).  Any other layer, an
+input shape that is not known, or an argument Keras refuses (a pool size below 1, a cropping that leaves nothing:
+``layer_checks.py`` reports them) gives ``None``.  Lengths follow Keras' ``conv_utils`` formulas.
 
 A config value of the wrong type, or an input whose rank the layer cannot take, raises ``LayerConfigError``
 where it is read.
@@ -27,7 +28,7 @@ SHAPE_KEEPING = frozenset(
 )  # fmt: skip
 MERGES = frozenset({"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"})
 _RANKED = re.compile(r"^(?P<base>[A-Za-z]+?)(?P<rank>[123])D(?P<tail>[A-Za-z]*)$")
-_POOLS = frozenset({"MaxPooling", "AveragePooling", "MaxPool", "AvgPool"})
+POOLS = frozenset({"MaxPooling", "AveragePooling", "MaxPool", "AvgPool"})
 _RESIZES = frozenset({"ZeroPadding", "Cropping", "UpSampling"})
 
 
@@ -65,9 +66,18 @@ def require_rank(shape: KerasShape, rank: int, what: str) -> None:
         raise LayerConfigError(f"{what} takes an input of rank {rank}, this one has shape {shape} (rank {len(shape)})")
 
 
+DATA_FORMATS = ("channels_last", "channels_first")
+
+
 def channels_first(config: dict[str, Any]) -> bool:
-    """Whether the layer's ``data_format`` is ``channels_first``."""
-    return config.get("data_format") == "channels_first"
+    """Whether the layer's ``data_format`` is ``channels_first`` (any case, as Keras reads it; absent or ``null``:
+    Keras' default, ``channels_last``); any other value is refused."""
+    value = config.get("data_format")
+    if value is None:
+        return False
+    if not isinstance(value, str) or value.lower() not in DATA_FORMATS:
+        raise LayerConfigError(f"data_format {shown(value)} is not channels_last or channels_first")
+    return value.lower() == "channels_first"
 
 
 def split_channels(shape: KerasShape, first: bool) -> tuple[int | None, tuple[int | None, ...]]:
@@ -81,8 +91,9 @@ def join_channels(batch: int | None, channels: int | None, spatial: Sequence[int
 
 
 def conv_length(size: int | None, kernel: int, stride: int, dilation: int, padding: str) -> int | None:
-    """Output length of a convolution (``valid``, ``same`` or ``causal``); unknown for a stride or dilation below 1."""
-    if size is None or stride < 1 or dilation < 1:
+    """Output length of a convolution or pooling (``valid``, ``same`` or ``causal``); unknown for a kernel, stride
+    or dilation below 1."""
+    if size is None or min(kernel, stride, dilation) < 1:
         return None
     effective = (kernel - 1) * dilation + 1
     if padding in ("same", "causal"):
@@ -105,10 +116,15 @@ def transpose_length(
     return (size - 1) * stride + effective - 2 * pad + output_padding
 
 
+def pool_geometry(config: dict[str, Any], rank: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """A pooling layer's ``pool_size`` and ``strides`` (the pool size when absent or ``null``)."""
+    pool = as_tuple(config.get("pool_size", 2), rank, "pool_size")
+    return pool, as_tuple(config.get("strides") or pool, rank, "strides")
+
+
 def _pool(config: dict[str, Any], shape: KerasShape, rank: int) -> KerasShape:
     first = channels_first(config)
-    pool = as_tuple(config.get("pool_size", 2), rank, "pool_size")
-    strides = as_tuple(config.get("strides") or pool, rank, "strides")
+    pool, strides = pool_geometry(config, rank)
     padding = config.get("padding", "valid")
     channels, spatial = split_channels(shape, first)
     out = [conv_length(n, k, s, 1, padding) for n, k, s in zip(spatial, pool, strides, strict=True)]
@@ -125,7 +141,7 @@ def _global_pool(config: dict[str, Any], shape: KerasShape, rank: int) -> KerasS
     return (shape[0], channels)
 
 
-def _pairs(value: Any, rank: int, name: str) -> list[tuple[int, int]]:
+def pairs(value: Any, rank: int, name: str) -> list[tuple[int, int]]:
     """Zero-padding or cropping amounts: an int, one int per axis, or a (begin, end) pair per axis."""
     if isinstance(value, int):
         return [(value, value)] * rank
@@ -144,6 +160,11 @@ def _resize(config: dict[str, Any], shape: KerasShape, amounts: Sequence[Any], s
     return join_channels(shape[0], channels, out, first)
 
 
+def _crop(size: int, amounts: tuple[int, int]) -> int | None:
+    """What a cropping leaves of an axis; unknown when Keras refuses it (negative, or nothing left)."""
+    return size - sum(amounts) if min(amounts) >= 0 and sum(amounts) < size else None
+
+
 def _flatten(shape: KerasShape) -> KerasShape:
     if not shape:
         raise LayerConfigError("Flatten takes an input with a batch dimension, this one has shape ()")
@@ -153,8 +174,10 @@ def _flatten(shape: KerasShape) -> KerasShape:
 
 def _reshape(config: dict[str, Any], shape: KerasShape) -> KerasShape | None:
     value = config.get("target_shape", ())
-    if not isinstance(value, list | tuple) or not all(isinstance(d, int) for d in value):
+    if not isinstance(value, list | tuple) or not all(isinstance(d, int) and not isinstance(d, bool) for d in value):
         raise LayerConfigError(f"target_shape {shown(value)} is not a list of ints")
+    if value.count(-1) > 1 or any(d < -1 for d in value):
+        raise LayerConfigError(f"target_shape {shown(value)} is not sizes of at least 0 with at most one unknown (-1)")
     if not shape:
         raise LayerConfigError("Reshape takes an input with a batch dimension, this one has shape ()")
     target = list(value)
@@ -199,16 +222,23 @@ def output_shape(class_name: str, config: dict[str, Any], inputs: Sequence[Keras
         return _reshape(config, shape)
     if class_name == "Dense":
         return (*shape[:-1], config.get("units"))
-    if base in _POOLS | _RESIZES or (ranked and base.startswith("Global")):
+    if base in POOLS | _RESIZES or (ranked and base.startswith("Global")):
         require_rank(shape, rank + 2, class_name)  # (batch, *spatial, channels), in either data format
-    if base in _POOLS:
+    if base in POOLS:
         return _pool(config, shape, rank)
     if base.startswith("Global"):
         return _global_pool(config, shape, rank)
     if base == "ZeroPadding":
-        return _resize(config, shape, _pairs(config.get("padding", 1), rank, "padding"), lambda n, p: n + sum(p))
+        return _resize(
+            config,
+            shape,
+            pairs(config.get("padding", 1), rank, "padding"),
+            lambda n, p: n + sum(p) if min(p) >= 0 else None,
+        )
     if base == "Cropping":
-        return _resize(config, shape, _pairs(config.get("cropping", 0), rank, "cropping"), lambda n, p: n - sum(p))
+        return _resize(config, shape, pairs(config.get("cropping", 0), rank, "cropping"), _crop)
     if base == "UpSampling":
-        return _resize(config, shape, as_tuple(config.get("size", 2), rank, "size"), lambda n, s: n * s)
+        return _resize(
+            config, shape, as_tuple(config.get("size", 2), rank, "size"), lambda n, s: n * s if s >= 1 else None
+        )
     return None
