@@ -26,6 +26,8 @@ DEFAULT_FOLD_MB = 256.0
 """Largest constant computed while loading a model (``--max-fold-mb``)."""
 MAX_NESTING = 64
 """Deepest control flow (``If``/``Loop`` bodies, nested Keras models) a loader walks into."""
+NUMPY_MAX_BYTES = 2**63 - 1
+"""Largest array NumPy makes, counting a dim of 0 as 1 (so a shape ``[0, 2**62, 2**62]`` is refused too)."""
 
 
 def element_count(shape: Sequence[int]) -> int:
@@ -65,4 +67,6 @@ def check_allocation(
             f"{what} of shape {dims} needs {size_text(needed)}, past the limit of {size_text(int(limit_mb * MIB))} "
             f"({flag} raises it)"
         )
+    if element_count(max(dim, 1) for dim in dims) * itemsize > NUMPY_MAX_BYTES:  # NumPy sizes 0 dims as 1
+        raise error(f"{what} of shape {dims} has no element, but its other dims are too large for NumPy to hold it")
     return needed
