@@ -8,6 +8,7 @@ from tests.hostile import (
     corpus_keras_config,
     corpus_keras_h5,
     corpus_keras_zip,
+    corpus_names,
     corpus_onnx_data,
     corpus_onnx_graph,
 )
@@ -21,6 +22,7 @@ MODULES = (
     corpus_keras_h5,
     corpus_keras_zip,
     corpus_found,
+    corpus_names,
 )
 
 
