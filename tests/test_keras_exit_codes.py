@@ -12,8 +12,10 @@ import sys
 from pathlib import Path
 
 import h5py
+import numpy as np
 import pytest
 
+import inspector
 from inspector.cli.main import main
 from inspector.errors import LoadError
 from inspector.plugins.keras import hdf5_access
@@ -107,7 +109,7 @@ def _broken_btree(folder: Path) -> Path:
 
 
 def _truncated(folder: Path) -> Path:
-    """An HDF5 signature and then nothing a superblock needs: h5py raises ``OSError`` opening it."""
+    """The first 64 bytes of a Keras file: its superblock (version 0) and little more."""
     path = folder / "model.h5"
     path.write_bytes(sequential_file(folder).read_bytes()[:64])
     return path
@@ -140,7 +142,7 @@ def _reshape_to(target: object) -> Edit:
 DAMAGED = {
     "chunk-that-does-not-inflate": (_corrupt_chunk, "kernel:0: cannot be read ("),
     "b-tree-signature": (_broken_btree, ": corrupt HDF5 structure ("),
-    "truncated": (_truncated, ": not a readable HDF5 file ("),
+    "truncated": (_truncated, ": truncated HDF5 file: its superblock says it has "),
     "soft-link-to-itself": (_self_link, "kernel:0: corrupt HDF5 structure (Special link traversal failed"),
     "scalar-kernel": (_scalar_kernel, "layer 'conv' (Conv2D): kernel has shape (), not that of a 2-D kernel"),
     "groups-null": (lambda f: sequential_file(f, put("conv", "groups", None)), "groups None is not an integer"),
@@ -171,6 +173,19 @@ def test_damaged_files_are_exit_2_with_one_line_each(tmp_path):
     for (name, (_, match)), path, line in zip(DAMAGED.items(), paths, lines, strict=True):
         assert line.startswith(f"inspect: error: {path}"), (name, line)
         assert match in line, (name, line)
+
+
+@pytest.mark.parametrize("libver", ["earliest", "latest"])  # superblock version 0, and 3 with its fields elsewhere
+def test_a_file_cut_short_is_told_so_with_both_sizes(libver, tmp_path):
+    path = tmp_path / "model.h5"
+    with h5py.File(path, "w", libver=libver) as handle:
+        handle["x"] = np.arange(1000.0)
+    size = path.stat().st_size
+    path.write_bytes(path.read_bytes()[: size // 2])
+    expected = f"{path}: truncated HDF5 file: its superblock says it has {size:,} bytes, it has {size // 2:,}"
+    with pytest.raises(LoadError) as caught:
+        inspector.load(path)
+    assert str(caught.value) == expected
 
 
 def test_h5py_errors_become_load_errors_only_around_the_h5py_call(tmp_path):

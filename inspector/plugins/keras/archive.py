@@ -31,6 +31,7 @@ import numpy as np
 from inspector.errors import LoadError
 from inspector.plugins.keras.hdf5_access import attribute, child, external_link, has_attribute, open_file
 from inspector.plugins.keras.hdf5_heaps import broken_heap, broken_heap_in_file
+from inspector.plugins.keras.hdf5_superblock import HEAD_BYTES, refuse_truncated
 from inspector.plugins.keras.signatures import ZIP_MAGIC, sniff
 
 MAX_JSON_BYTES = 64 * 1024 * 1024
@@ -128,9 +129,20 @@ def _refuse_broken_heap(offset: int | None, where: str) -> None:
         raise LoadError(f"{where}: corrupt HDF5 global heap at byte {offset:,} (the HDF5 library would never finish)")
 
 
+def _refuse_damaged(path: Path, where: str, start: int = 0, length: int | None = None) -> None:
+    """Refuse the HDF5 file in ``length`` bytes of ``path`` from ``start`` (the rest of it by default) when it is
+    cut short, then when a global heap would hang the HDF5 library (a cut leaves heaps running past the end)."""
+    size = path.stat().st_size - start if length is None else length
+    with path.open("rb") as stream:
+        stream.seek(start)
+        head = stream.read(min(HEAD_BYTES, size))
+    refuse_truncated(head, size, where)
+    _refuse_broken_heap(broken_heap_in_file(path, start, length), where)
+
+
 def _open_hdf5(path: Path) -> KerasFile | None:
     where = str(path)
-    _refuse_broken_heap(broken_heap_in_file(path), where)
+    _refuse_damaged(path, where)
     with contextlib.ExitStack() as files:
         root = open_file(path, where)
         files.callback(root.close)
@@ -205,6 +217,7 @@ def _member_stream(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) 
     where = f"{path}: {info.filename}"
     if info.compress_type != zipfile.ZIP_STORED:
         data = _read_member(archive, info, path, MAX_INFLATED_WEIGHTS)
+        refuse_truncated(data[:HEAD_BYTES], len(data), where)
         _refuse_broken_heap(broken_heap(data), where)
         return io.BytesIO(data)
     _refuse_encrypted(info, path)
@@ -223,7 +236,7 @@ def _member_stream(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) 
         raise LoadError(
             f"{path}: {info.filename} declares {info.file_size:,} bytes but the file ends {total - start:,} bytes in"
         )
-    _refuse_broken_heap(broken_heap_in_file(path, start, info.file_size), where)
+    _refuse_damaged(path, where, start, info.file_size)
     return _Window(path, start, info.file_size)
 
 
