@@ -215,3 +215,29 @@ def test_shapes_are_channels_first_in_the_common_model(load):
     assert model["bn_full"].input_shape == ("N", 8, 12, 12)
     assert model["flatten"].output_shape[0] == "N"
     assert model.inputs[0].shape == ("N", 12, 12, 3)
+
+
+@pytest.mark.parametrize("path", sorted(KERAS.glob("*.weights-only.h5")), ids=lambda p: p.name)
+def test_weights_only_convs_get_keras_class_where_the_bias_tells(load, path):
+    """A kernel ``(*k, a, b)`` with a bias of length a is a transposed conv's, of length b a conv's."""
+    ref = reference(path)
+    classes = dict(zip(map(str, ref["flat_layer_names"]), map(str, ref["flat_layer_classes"]), strict=True))
+    told = 0
+    for layer in load(path).conv_layers:
+        *_, a, b = layer.weight.native_shape
+        if layer.bias is not None and a != b:
+            assert layer.source_op == classes[layer.source_layer], layer.name
+            told += 1
+    assert told or "transpose" not in path.name
+
+
+def test_weights_only_transposed_conv_without_a_telling_bias_is_known_by_keras_name(tmp_path, load):
+    path = tmp_path / "model.h5"
+    with h5py.File(path, "w") as handle:
+        handle.attrs["layer_names"] = np.array([b"conv2d_transpose_3", b"up"])
+        for name in ("conv2d_transpose_3", "up"):
+            handle[f"{name}/{name}/kernel:0"] = np.zeros((3, 3, 4, 4), np.float32)
+            handle[name].attrs["weight_names"] = np.array([f"{name}/kernel:0".encode()])
+    model = load(path)
+    assert [layer.source_op for layer in model.conv_layers] == ["Conv2DTranspose", "Conv2D"]
+    assert model["conv2d_transpose_3"].kind == "conv_transpose"

@@ -1,8 +1,9 @@
 """Rebuilding layers from a weights-only Keras file, where weight shapes are all there is.
 
 A Keras 2 ``save_weights`` file names each weight (``conv/kernel:0``), so roles and ranks tell the class: a
-``depthwise_kernel`` with a ``pointwise_kernel`` is a SeparableConv, a 4-D ``kernel`` a Conv2D, ``gamma``/
-``moving_mean`` a BatchNormalization.  A Keras 3 ``.weights.h5`` keys each layer by its snake-cased class
+``depthwise_kernel`` with a ``pointwise_kernel`` is a SeparableConv, a 4-D ``kernel`` a Conv2D (a
+Conv2DTranspose when its bias is as long as the kernel's input axis, or the layer has Keras' own name for one),
+``gamma``/``moving_mean`` a BatchNormalization.  A Keras 3 ``.weights.h5`` keys each layer by its snake-cased class
 (``conv2d_transpose_1``), which names the class.  Strides, padding, dilation and shapes are not recorded: the
 layers leave them unknown (``None``), and only the parameter counts can be verified.
 """
@@ -28,7 +29,7 @@ _CONV_CLASSES = [
 KNOWN_CLASSES = {snake_case(name): name for name in (*_CONV_CLASSES, "Dense", "BatchNormalization")}
 
 
-def _legacy_class(roles: dict[str, StoredWeight]) -> str:
+def _legacy_class(name: str, roles: dict[str, StoredWeight]) -> str:
     if "pointwise_kernel" in roles:
         return f"SeparableConv{roles['pointwise_kernel'].ndim - 2}D"
     if "depthwise_kernel" in roles:
@@ -39,8 +40,21 @@ def _legacy_class(roles: dict[str, StoredWeight]) -> str:
     if kernel is not None and kernel.ndim == 2:
         return "Dense"
     if kernel is not None and 3 <= kernel.ndim <= 5:
-        return f"Conv{kernel.ndim - 2}D"
+        return f"Conv{kernel.ndim - 2}D{'Transpose' if _transposed(name, kernel, roles.get('bias')) else ''}"
     return "?"
+
+
+def _transposed(name: str, kernel: StoredWeight, bias: StoredWeight | None) -> bool:
+    """Whether a conv kernel is a transposed conv's, stored ``(*k, out, in)`` where a conv's is ``(*k, in, out)``:
+    the bias holds one value per output channel, so its length tells them apart when the two axes differ;
+    otherwise the layer's name does when Keras chose it (``conv2d_transpose``, ``conv2d_transpose_3``)."""
+    if (
+        bias is not None
+        and bias.shape in ((kernel.shape[-1],), (kernel.shape[-2],))
+        and kernel.shape[-1] != kernel.shape[-2]
+    ):
+        return bias.shape == (kernel.shape[-2],)
+    return re.fullmatch(rf"conv{kernel.ndim - 2}d_transpose(_\d+)?", name) is not None
 
 
 def _call(name: str, class_name: str, previous: str | None) -> LayerCall:
@@ -67,7 +81,7 @@ def legacy_calls(root: h5py.Group, where: str) -> list[tuple[LayerCall, list[Sto
                 owner = group_name
             owners.setdefault(owner, []).append(weight)
         for owner, weights in owners.items() or [(group_name, [])]:
-            class_name = _legacy_class({w.role: w for w in weights}) if weights else "?"
+            class_name = _legacy_class(owner, {w.role: w for w in weights}) if weights else "?"
             calls.append((_call(owner, class_name, previous), weights))
             previous = owner
     return calls
