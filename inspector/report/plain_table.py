@@ -42,7 +42,9 @@ class Line(NamedTuple):
 def _pad(column: Sequence[str], right: bool, heading: str) -> tuple[int, str, list[str]]:
     """The column's width in terminal cells (a wide character takes two; at least the heading's), its heading and
     every cell made visible and padded to that width; each distinct text is measured and padded once."""
-    shown = {text: visible(text) for text in {heading, *column}}
+    distinct = {heading, *column}
+    printable = "".join(distinct).isprintable()  # one check in C for the common column of plain names
+    shown = {text: text if printable else visible(text) for text in distinct}
     widths = {text: len(seen) if seen.isascii() else cell_len(seen) for text, seen in shown.items()}
     width = max(widths.values())
     if right:
