@@ -105,7 +105,10 @@ def test_quantized_layers_compare_exactly(monkeypatch):
 
 
 @pytest.mark.parametrize("name", ["strided_padded.onnx", "conv_transpose.onnx", "constant_weights.onnx"])
-def test_bounded_capture_gives_the_same_result(name):
+def test_bounded_capture_gives_the_same_result(name, monkeypatch):
+    # a budget this small is refused by the memory checks (test_validate_budget.py): here only the runs' plan counts
+    monkeypatch.setattr("inspector.validation.run.check_layer", lambda *args: None)
+    monkeypatch.setattr("inspector.validation.inputs.check_inputs", lambda *args: None)
     unbounded = inspector.validate(SAMPLES / name)
     bounded = inspector.validate(SAMPLES / name, max_capture_mb=1e-6)
     assert bounded.capture_runs == len(bounded.layers) > unbounded.capture_runs == 1

@@ -28,6 +28,7 @@ Threads are BLAS's own (``OPENBLAS_NUM_THREADS``, threadpoolctl, ...); the engin
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -94,6 +95,42 @@ def correlate(
     (_depthwise if direct else _im2col_gemm)(_Job(buf, offsets, weights, grid, pitch, dst, bias, absolute))
 
 
+def correlate_bytes(
+    channels: int,
+    weights_shape: Sequence[int],
+    grid: Sequence[int],
+    pitch: Sequence[int],
+    itemsize: int,
+    *,
+    converted: bool,
+) -> int:
+    """The bytes :func:`correlate` allocates (columns, result and weight blocks), from the shapes alone.
+
+    ``weights_shape`` is ``(groups, Og, Cg, E)``, ``itemsize`` the compute dtype's, ``converted`` whether the
+    weights are converted (another dtype, or ``absolute``).  Python integers: nothing is allocated to size it.
+    """
+    groups, out_per_group, in_per_group, taps = (int(n) for n in weights_shape)
+    if 0 in grid or not taps:
+        return 0
+    if in_per_group == 1 and groups > 1 and _span(grid, pitch) >= DIRECT_MIN_SPAN:
+        budget = max(1, DEPTHWISE_BLOCK_BYTES // (out_per_group * itemsize))
+        chunk = min(groups, max(1, budget // _span(grid, pitch)))
+        capacity = _Tiling(grid, pitch, max(1, budget // chunk)).capacity
+        return (groups * taps + 2 * chunk * capacity) * out_per_group * itemsize
+    budget = COLUMN_BUDGET_BYTES if out_per_group >= WIDE_GEMM else COLUMN_BUDGET_BYTES * 3 // 16
+    tiling = _Tiling(grid, pitch, max(1, budget // (channels * taps * itemsize)))
+    columns = channels * taps * tiling.capacity if taps > 1 else 0
+    result = groups * out_per_group * tiling.capacity
+    width = in_per_group * taps
+    if not converted:
+        weights = 0
+    elif tiling.block_count > 1:
+        weights = groups * out_per_group * width
+    else:
+        weights = groups * min(out_per_group, max(1, WEIGHT_BLOCK_BYTES // (groups * width * itemsize))) * width
+    return (columns + 2 * result + weights) * itemsize  # matmul writes a strided block through a copy of it
+
+
 @dataclass(frozen=True)
 class _Job:
     """The arguments of one :func:`correlate` call, for the road it takes."""
@@ -120,9 +157,8 @@ def _im2col_gemm(job: _Job) -> None:
     # Fewer positions than output channels: the GEMM runs faster as positions x channels (up to 1.5x measured).
     transposed = groups == 1 and tiling.capacity < out_per_group
     res = scratch("result", (dst.shape[0], tiling.capacity)[:: -1 if transposed else 1], buf.dtype)
-    blocks = list(tiling.blocks())
-    parts = _weight_parts(matrix, buf.dtype, job.absolute, whole=len(blocks) > 1)
-    for start, span, rows, block_index in blocks:
+    parts = _weight_parts(matrix, buf.dtype, job.absolute, whole=tiling.block_count > 1)
+    for start, span, rows, block_index in tiling.blocks():
         if taps == 1:
             lhs = buf[:, start + offsets[0] : start + offsets[0] + span]
         else:
@@ -228,6 +264,11 @@ class _Tiling:
         self._inner_shape = tuple(pitch[j - 1] // pitch[j] for j in range(self.axis + 1, rank))
         self._inner_valid = tuple(slice(0, n) for n in grid[self.axis + 1 :])
         self._tail = 1 + sum((n - 1) * p for n, p in zip(grid[self.axis + 1 :], pitch[self.axis + 1 :], strict=True))
+
+    @property
+    def block_count(self) -> int:
+        """How many blocks :meth:`blocks` yields."""
+        return math.prod(self.grid[: self.axis]) * -(-self.grid[self.axis] // self.step)
 
     def blocks(self) -> Iterator[tuple[int, int, int, tuple]]:
         """Yield ``(start, span, rows, index)``: flat start and length, rows along the axis, dst index."""

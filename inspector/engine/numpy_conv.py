@@ -105,7 +105,7 @@ def _conv(
         lambda j: f"padded input {padded[j]} < dilated kernel {geometry.span(j)}",
     )
     phase_shape = [-(-p // s) for p, s in zip(padded, geometry.strides, strict=True)]
-    pitch = _pitch(phase_shape)
+    pitch = flat_pitch(phase_shape)
     offsets = _conv_offsets(geometry, phase_shape)
     out_channels, channels = w.shape[0], x.shape[1]
     weights = w.reshape(groups, out_channels // groups, channels // groups, -1)  # converted by correlate()
@@ -204,7 +204,7 @@ def conv_transpose(
     ]
     lows = [a.low for a in axes]
     buf_shape = [n + a.low + a.high for n, a in zip(x.shape[2:], axes, strict=True)]
-    pitch = _pitch(buf_shape)
+    pitch = flat_pitch(buf_shape)
     # (C, O / g, *k) -> (g, O / g, C / g, taps): the layout correlate() wants
     grouped = w.astype(compute).reshape(groups, channels // groups, w.shape[1], -1).transpose(0, 2, 1, 3)
     phases = []
@@ -299,7 +299,7 @@ def _conv_offsets(geometry: Window, phase_shape: Sequence[int]) -> list[int]:
     Tap ``k`` reads padded pixel ``t * stride + k * dilation``, which is pixel ``t + (k * dilation) // stride``
     of phase ``(k * dilation) % stride``.
     """
-    phase_size, phase_pitch, pitch = math.prod(phase_shape), _pitch(geometry.strides), _pitch(phase_shape)
+    phase_size, phase_pitch, pitch = math.prod(phase_shape), flat_pitch(geometry.strides), flat_pitch(phase_shape)
     offsets = []
     for tap in np.ndindex(*geometry.kernel):
         shifts = [k * d for k, d in zip(tap, geometry.dilations, strict=True)]
@@ -362,7 +362,7 @@ def _fill_phases(dst: np.ndarray, x: np.ndarray, strides: Sequence[int], begins:
             dst[(slice(None), *phase, *targets)] = x[(slice(None), *sources)]
 
 
-def _pitch(shape: Sequence[int]) -> tuple[int, ...]:
+def flat_pitch(shape: Sequence[int]) -> tuple[int, ...]:
     """Element strides of a C-ordered array of ``shape``."""
     return tuple(math.prod(shape[j + 1 :]) for j in range(len(shape)))
 

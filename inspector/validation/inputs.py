@@ -21,8 +21,12 @@ import numpy as np
 from inspector.errors import ValidationError
 from inspector.model.common import Model, Shape
 from inspector.model.input_shapes import DEFAULT_BATCH, bind_dim_names, check_input_names, checked_shape, runnable_shape
+from inspector.validation.limits import check_inputs
+from inspector.validation.options import DEFAULT_MAX_CAPTURE_MB
 
 SMALL_INTEGER_LIMIT = 16
+BLOCK_ELEMENTS = 1 << 20
+"""Random floats drawn at a time (8 MiB of float64 before they are rounded to the input's dtype)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +44,19 @@ def layer_rng(seed: int, layer_name: str) -> np.random.Generator:
 
 
 def random_array(shape: tuple[int, ...], dtype: np.dtype, rng: np.random.Generator) -> np.ndarray:
-    """A seeded array of ``dtype`` (see the module docstring for the distributions)."""
+    """A seeded array of ``dtype`` (see the module docstring for the distributions), drawn ``BLOCK_ELEMENTS`` at a
+    time into the array itself: no float64 copy of it is made (the values are those of one draw of its size)."""
     dtype = np.dtype(dtype)
-    if dtype.kind == "f" or dtype.name == "bfloat16":  # bfloat16 is ml_dtypes', which NumPy does not call a float
-        return rng.standard_normal(shape).astype(np.float32).astype(dtype)
-    if dtype.kind == "b":
-        return np.asarray(rng.random(shape) < 0.5)  # an array even of shape (): onnxruntime takes no NumPy scalar
+    if dtype.kind in "fb" or dtype.name == "bfloat16":  # bfloat16 is ml_dtypes', which NumPy does not call a float
+        array = np.empty(shape, dtype)  # an array even of shape (): onnxruntime takes no NumPy scalar
+        flat = array.reshape(-1)
+        for start in range(0, flat.size, BLOCK_ELEMENTS):
+            block = flat[start : start + BLOCK_ELEMENTS]
+            if dtype.kind == "b":
+                block[...] = rng.random(block.size) < 0.5
+            else:
+                block[...] = rng.standard_normal(block.size).astype(np.float32)
+        return array
     if dtype.kind in "iu":
         limits = np.iinfo(dtype)
         low, high = (limits.min, limits.max + 1) if dtype.itemsize == 1 else (0, SMALL_INTEGER_LIMIT)
@@ -70,8 +81,11 @@ def _tensor_entry(name: str, array: np.ndarray) -> dict[str, Any]:
     return {"name": name, "shape": list(array.shape), "dtype": array.dtype.name}
 
 
-def random_feeds(model: Model, seed: int, input_shapes: Mapping[str, tuple[int, ...]]) -> Feeds:
-    """Seeded random arrays for every model input, in input order."""
+def random_feeds(
+    model: Model, seed: int, input_shapes: Mapping[str, tuple[int, ...]], limit_mb: float = DEFAULT_MAX_CAPTURE_MB
+) -> Feeds:
+    """Seeded random arrays for every model input, in input order, once their sizes are checked against
+    ``limit_mb`` (:mod:`inspector.validation.limits`)."""
     check_input_names(input_shapes, model.inputs, model.path)
     rng = np.random.default_rng(seed)
     arrays: dict[str, np.ndarray] = {}
@@ -85,9 +99,16 @@ def random_feeds(model: Model, seed: int, input_shapes: Mapping[str, tuple[int, 
         batch = tensor.shape[0] if tensor.shape else None
         if tensor.name not in input_shapes and isinstance(batch, str) and batch != "?":
             symbols.setdefault(batch, DEFAULT_BATCH)
-    for tensor in model.inputs:
-        shape = input_shapes.get(tensor.name) or runnable_shape(tensor, symbols)
-        arrays[tensor.name] = random_array(shape, _numpy_dtype(tensor.name, tensor.dtype), rng)
+    planned = {
+        tensor.name: (
+            input_shapes.get(tensor.name) or runnable_shape(tensor, symbols),
+            _numpy_dtype(tensor.name, tensor.dtype),
+        )
+        for tensor in model.inputs
+    }
+    check_inputs(model.path, planned, limit_mb)
+    for name, (shape, dtype) in planned.items():
+        arrays[name] = random_array(tuple(shape), dtype, rng)
     description = {
         "source": "random",
         "seed": seed,

@@ -15,13 +15,14 @@ of even 1 is a real disagreement.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from inspector.engine import numpy_conv
+from inspector.engine import footprint, numpy_conv
 from inspector.errors import ConvolutionError
 from inspector.model.common import ConvLayer
 from inspector.model.padding import conv_pads, conv_transpose_pads
@@ -108,6 +109,46 @@ def rerun(layer: ConvLayer, operands: Mapping[str, np.ndarray | None], y_shape: 
         filters.shape[1] + (b is not None),
         filters,
     )
+
+
+def rerun_bytes(
+    layer: ConvLayer,
+    x_shape: tuple[int, ...],
+    x_dtype: np.dtype,
+    w_shape: tuple[int, ...],
+    w_dtype: np.dtype,
+    y_shape: tuple[int, ...],
+) -> int:
+    """Bytes :func:`rerun` and the comparison after it hold at once beyond the operands, from the shapes alone
+    (:mod:`inspector.engine.footprint`); raises ``ConvolutionError`` for geometry the engine cannot take."""
+    arguments = geometry(layer, x_shape, y_shape)
+    rank = len(x_shape) - 2
+    window = {key: arguments[key] for key in ("strides", "dilations", "pads")}
+    common = {**window, "groups": arguments["groups"]}
+    x_count, w_count = math.prod(x_shape), math.prod(w_shape)
+    wide = np.dtype(np.float64)
+    if np.dtype(x_dtype).kind in "iu":  # exact integer sums in float64, then int64/int32/float32 requantizing
+        y_count = math.prod(footprint.conv_output(x_shape, w_shape, **window))
+        conv = footprint.conv_bytes(x_shape, w_shape, **common, x_dtype=wide, w_dtype=wide, accumulate=wide)
+        return (x_count + w_count) * 8 + conv + y_count * 32
+    x_size, w_size = np.dtype(x_dtype).itemsize, np.dtype(w_dtype).itemsize
+    scale = wide if np.dtype(x_dtype) == wide else np.dtype(np.float32)
+    if layer.kind == "conv_transpose":
+        padding = arguments.get("output_padding") or (0,) * rank
+        extra = {**common, "output_padding": padding, "output_shape": arguments.get("output_shape")}
+        y_count = math.prod(footprint.conv_transpose_output(x_shape, w_shape, **extra))
+        expected = footprint.conv_transpose_bytes(x_shape, w_shape, wide, **extra)
+        magnitude = footprint.conv_transpose_bytes(x_shape, w_shape, scale, **extra)
+        copies = x_count * x_size + 2 * w_count * w_size  # |x|, |w|, and the filters regrouped as rows
+    else:
+        y_count = math.prod(footprint.conv_output(x_shape, w_shape, **window))
+        expected = footprint.conv_bytes(x_shape, w_shape, **common, x_dtype=x_dtype, w_dtype=w_dtype, accumulate=wide)
+        magnitude = footprint.conv_bytes(
+            x_shape, w_shape, **common, x_dtype=x_dtype, w_dtype=w_dtype, accumulate=scale, absolute=True
+        )
+        copies = x_count * x_size  # |x|
+    repeats = 2 * w_count * w_size  # the sampled |filters| and their sort (rounding.weights_repeat)
+    return max(expected, y_count * wide.itemsize + copies + magnitude) + repeats
 
 
 def _requantized_conv(operands: Mapping[str, np.ndarray | None], arguments: dict[str, Any]) -> np.ndarray:

@@ -27,6 +27,13 @@ from inspector.plugin_manager import get_plugin_manager, load_model
 from inspector.validation.blas_threads import blas_threads
 from inspector.validation.compare import Comparison, compare
 from inspector.validation.inputs import Feeds, file_feeds, layer_rng, random_array, random_feeds
+from inspector.validation.limits import (
+    check_layer,
+    check_weight,
+    declared_shapes,
+    dtype_of,
+    standalone_output_shape,
+)
 from inspector.validation.options import ValidationOptions
 from inspector.validation.rerun import rerun
 from inspector.validation.result import LayerValidation, Mode, Status, ValidationResult
@@ -157,8 +164,17 @@ class _Validation:
             if self.options.inputs is not None:
                 self._given = file_feeds(self.model, self.options.inputs)
             else:
-                self._given = random_feeds(self.model, self.options.seed, self.options.input_shapes)
+                limit = self.options.max_capture_mb
+                self._given = random_feeds(self.model, self.options.seed, self.options.input_shapes, limit)
             self.inputs = dict(self._given.description)
+            for layer in self.model.conv_layers:  # before onnxruntime runs: what the file declares
+                check_weight(self.model.path, layer)
+                shapes = declared_shapes(layer, self._given.symbols)
+                if shapes is not None:
+                    x_dtype, y_dtype = _data_dtypes(layer)
+                    weight = None if layer.weight is None else (layer.weight.shape, dtype_of(layer.weight.dtype))
+                    limit = self.options.max_capture_mb
+                    check_layer(self.model.path, layer, (shapes[0], x_dtype), (shapes[1], y_dtype), weight, limit)
         return self._given
 
     def _captured(self, layers: Sequence[ConvLayer]) -> None:
@@ -196,6 +212,10 @@ class _Validation:
                 raise NotExportable("its weight is computed while the model runs, not stored")
         except NotExportable as reason:
             return _outcome(layer, "skipped", None, reason=f"cannot run on its own: {reason}")
+        check_weight(self.model.path, layer)
+        dtype, y_shape = dtype_of(layer.weight.dtype), standalone_output_shape(layer, shape.dims)
+        w = (layer.weight.shape, dtype)
+        check_layer(self.model.path, layer, (shape.dims, dtype), (y_shape, dtype), w, self.options.max_capture_mb)
         weight = layer.weight.array
         x = random_array(shape.dims, weight.dtype, layer_rng(self.options.seed, layer.name))
         ran = Run("standalone", placeholder=shape.made_up)
@@ -216,8 +236,12 @@ class _Validation:
     def _compare(
         self, layer: ConvLayer, ran: Run, operands: Mapping[str, np.ndarray | None], actual: np.ndarray
     ) -> LayerValidation:
-        x = operands["x"]
+        x, w = operands["x"], operands.get("w")
         shape = None if x is None else tuple(x.shape)
+        if x is not None:  # before the engine allocates anything
+            held = None if w is None else (w.shape, w.dtype)
+            limit = self.options.max_capture_mb
+            check_layer(self.model.path, layer, (x.shape, x.dtype), (actual.shape, actual.dtype), held, limit)
         try:
             engine = rerun(layer, operands, actual.shape)
         except ConvolutionError as error:
@@ -273,6 +297,14 @@ def _done(running: tuple[ConvLayer, Future[LayerValidation]]) -> tuple[ConvLayer
     """A layer and its result, once its thread has computed it."""
     layer, result = running
     return layer, result.result()
+
+
+def _data_dtypes(layer: ConvLayer) -> tuple[np.dtype, np.dtype]:
+    """The dtypes of a layer's input and output as the file suggests (a quantized conv's: uint8 and int32)."""
+    if layer.quantized:
+        return np.dtype(np.uint8), np.dtype(np.int32)
+    dtype = np.dtype(np.float32) if layer.weight is None else dtype_of(layer.weight.dtype)
+    return dtype, dtype
 
 
 def _runtime_op(layer: ConvLayer) -> str:
