@@ -20,6 +20,7 @@ import pluggy
 from inspector import hookspecs
 from inspector.errors import LoadError, PluginError, UnsupportedModelError
 from inspector.model.common import Model
+from inspector.model.file_checks import regular_file_size
 from inspector.model.findings import Finding
 from inspector.model.input_shapes import check_input_names
 from inspector.options import Options
@@ -72,14 +73,8 @@ def load_model(
     if input_shapes:
         options = dataclasses.replace(options, input_shapes={**options.input_shapes, **input_shapes})
     path = Path(path)
-    if not path.exists():
-        raise LoadError(f"{path}: no such file")
-    if path.is_dir():
-        raise LoadError(f"{path}: is a directory, not a model file")
-    if not path.is_file():
-        raise LoadError(f"{path}: not a regular file (a pipe or device is never read)")
-    if not os.access(path, os.R_OK):
-        raise LoadError(f"{path}: permission denied")
+    if regular_file_size(path, str(path)) == 0:
+        raise LoadError(f"{path}: empty file (0 bytes)")
     try:
         model = manager.hook.load_model(path=path, options=options)
     except OSError as error:

@@ -130,7 +130,7 @@ def test_a_glob_expands_to_the_model_files_it_matches(fleet, capsys, monkeypatch
 @pytest.mark.parametrize(
     ("argument", "message"),
     [
-        ("empty", "empty: is a directory, not a model file"),
+        ("empty", "empty: is a directory, not a regular file"),
         ("models/*.h5", "models/*.h5: no such file"),
         ("models/*.txt", "models/*.txt: no such file"),
         ("elsewhere/**/*.onnx", "elsewhere/**/*.onnx: no such file"),

@@ -11,6 +11,7 @@ the other models are still reported).
 from __future__ import annotations
 
 import glob
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,10 +27,9 @@ def expand_models(arguments: Sequence[str]) -> list[str]:
 
 
 def _expand(argument: str) -> list[str]:
-    path = Path(argument)
-    if path.is_dir():
-        found = model_files(path)
-    elif _PATTERN.search(argument) and not path.exists():
+    if os.path.isdir(argument):  # os.path answers False where pathlib raises (a name too long for the system)
+        found = model_files(Path(argument))
+    elif _PATTERN.search(argument) and not os.path.lexists(argument):
         found = _matches(argument)
     else:
         found = []
@@ -40,7 +40,7 @@ def _matches(pattern: str) -> list[Path]:
     """The model files ``pattern`` matches (``**`` spans folders), each once, sorted by path."""
     found: set[Path] = set()
     for match in map(Path, glob.glob(pattern, recursive=True)):
-        if match.is_dir():
+        if os.path.isdir(match):
             found.update(model_files(match))
         elif is_model_file(match):
             found.add(match)

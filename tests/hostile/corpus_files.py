@@ -96,6 +96,20 @@ def _symlink_loop(folder: Path) -> Path:
     return folder / "a.onnx"
 
 
+def _symlink_chain(length: int):
+    """``model.onnx`` → ``link1`` → … → the seed sample: ``length`` links in a row."""
+
+    def build(folder: Path) -> Path:
+        target = SAMPLES / "seed.onnx"
+        for index in range(length, 0, -1):
+            (folder / f"link{index}").symlink_to(target)
+            target = folder / f"link{index}"
+        (folder / "model.onnx").symlink_to(target)
+        return folder / "model.onnx"
+
+    return build
+
+
 def _fifo(folder: Path) -> Path:
     path = folder / "pipe.onnx"
     os.mkfifo(path)
@@ -139,11 +153,6 @@ MAGIC_ANSWERS = {
     "onnx": "not a readable ONNX model",
 }
 """Random bytes after a format's signature: the loader the signature picks (whatever the suffix) refuses them."""
-_EMPTY = (
-    "a 0-byte file is not told it is empty (ONNX: 'ONNX file has no graph', as an empty protobuf parses as a "
-    "ModelProto; Keras: 'not a Keras file'; no suffix: 'not a model format'): load_model (plugin_manager.py) "
-    "checks existence, type and permission but not size, so each loader gives its own misleading reason"
-)
 
 
 def _random_cases() -> list[Case]:
@@ -164,7 +173,7 @@ def _special_cases() -> list[Case]:
     locked = (LOAD_ERROR, "permission denied") if os.geteuid() != 0 else (OK, "4 layers (2 conv), 18,816 params")
     return [
         *(
-            case(f"empty/{s or 'no-suffix'}", _bytes(f"model{s}", b""), LOAD_ERROR, "empty", known_bug=_EMPTY)
+            case(f"empty/{s or 'no-suffix'}", _bytes(f"model{s}", b""), LOAD_ERROR, "empty file (0 bytes)")
             for s in SUFFIXES
         ),
         case("directory/plain", _directory("models"), LOAD_ERROR, "is a directory"),
@@ -176,11 +185,12 @@ def _special_cases() -> list[Case]:
             "symlink/loop",
             _symlink_loop,
             LOAD_ERROR,
-            "symbolic link",
-            known_bug="a symlink loop is called 'no such file' (the link is there, ls shows it): load_model "
-            "(plugin_manager.py) asks path.exists(), which is False on ELOOP as on ENOENT, and says 'no such file'; "
-            "it should say the links loop ('Too many levels of symbolic links')",
+            "too many levels of symbolic links (they loop",
         ),
+        case("symlink/chain-10", _symlink_chain(10), OK, "4 layers (2 conv), 18,816 params"),
+        case("symlink/chain-50", _symlink_chain(50), LOAD_ERROR, "too many levels of symbolic links"),
+        case("name/too-long", _missing("m" * 300 + ".onnx"), LOAD_ERROR, "the name is too long for the file system"),
+        case("name/folder-is-a-file", _symlink("model.onnx", "sample/seed.onnx"), LOAD_ERROR, "no such file"),
         case(
             "symlink/to-sample",
             _symlink("model.onnx", str(SAMPLES / "seed.onnx")),

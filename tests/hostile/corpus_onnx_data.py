@@ -59,6 +59,18 @@ def _inside(size: int):
     return prepare
 
 
+def _chain(length: int):
+    """``link0.bin`` → ``link1.bin`` → … → ``w.bin`` (the weight's bytes), all in the model's folder."""
+
+    def prepare(folder: Path) -> None:
+        _inside(WEIGHT_BYTES)(folder)
+        for index in range(length):
+            target = "w.bin" if index == length - 1 else f"link{index + 1}.bin"
+            (folder / f"link{index}.bin").symlink_to(target)
+
+    return prepare
+
+
 def _fifo(folder: Path) -> None:
     os.mkfifo(folder / "pipe.bin")
 
@@ -77,8 +89,12 @@ def _external_cases() -> list[Case]:
         "symlink-folder": ("sub/w.bin", _link_folder, "resolves outside"),
         "symlink-dev-zero": ("zero.bin", _link("zero.bin", "/dev/zero"), "resolves outside"),
         "fifo": ("pipe.bin", _fifo, "not a regular file"),
+        "symlink-loop": ("loop.bin", _link("loop.bin", "loop.bin"), "too many levels of symbolic links"),
+        "symlink-chain-50": ("link0.bin", _chain(50), "too many levels of symbolic links"),
+        "name-too-long": ("w" * 300 + ".bin", None, "the name is too long for the file system"),
+        "through-a-file": ("w.bin/more.bin", _inside(WEIGHT_BYTES), "a part of the path is not a folder"),
         "folder": ("sub", _subfolder, "not a regular file"),
-        "missing": ("nothing.bin", None, "external data file 'nothing.bin' is missing"),
+        "missing": ("nothing.bin", None, "external data file 'nothing.bin': no such file"),
         "empty-location": ("", None, "has no location"),
     }
     cases = [
@@ -99,6 +115,7 @@ def _external_cases() -> list[Case]:
         for name, (fields, size, match) in lengths.items()
     ]
     cases.append(case("onnx/external/valid", _external_case("w.bin", _inside(WEIGHT_BYTES)), OK, ONE_CONV))
+    cases.append(case("onnx/external/symlink-chain-10", _external_case("link0.bin", _chain(10)), OK, ONE_CONV))
     cases.append(
         case("onnx/external/terabyte-dims", _external_terabytes, LOAD_ERROR, "shape [1048576, 1048576, 3, 3] needs")
     )

@@ -14,6 +14,7 @@ import onnx
 from onnx import numpy_helper
 
 from inspector.errors import LoadError, UnsupportedModelError
+from inspector.model.file_checks import regular_file_size, resolved
 
 _COMPLEX = {onnx.TensorProto.COMPLEX64, onnx.TensorProto.COMPLEX128}
 """Element types stored as two values (real, imaginary) each in a typed field."""
@@ -64,12 +65,12 @@ def _resolve_external(model_dir: Path, location: str, where: str) -> Path:
         )
     if ".." in Path(location.replace("\\", "/")).parts:
         raise LoadError(f"{where}: external data location {location!r} leaves the model's folder")
-    root = model_dir.resolve()
-    target = (root / location).resolve()
+    label = f"{where}: external data file {location!r}"
+    root = resolved(model_dir, where)
+    target = resolved(root / location, label)
     if not target.is_relative_to(root):
         raise LoadError(f"{where}: external data location {location!r} resolves outside the model's folder")
-    if not target.is_file():
-        raise LoadError(f"{where}: external data file {location!r} is missing or not a regular file")
+    regular_file_size(root / location, label)  # as the system opens it (links followed, up to its limit)
     return target
 
 
