@@ -26,7 +26,7 @@ from inspector.validation.options import DEFAULT_MAX_CAPTURE_MB
 
 SMALL_INTEGER_LIMIT = 16
 BLOCK_ELEMENTS = 1 << 20
-"""Random floats drawn at a time (8 MiB of float64 before they are rounded to the input's dtype)."""
+"""Random floats drawn at a time (8 MiB of float64, and 4 MiB once rounded to float32 on their way to the input)."""
 
 
 @dataclass(frozen=True, slots=True)
