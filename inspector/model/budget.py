@@ -9,7 +9,7 @@ its size and the flag that raises the limit (exit 2).
 what                                       default       raised by
 =========================================  ============  ===================
 a constant folded while loading            256 MiB       ``--max-fold-mb``
-validation tensors held at once (float32)  256 MiB       ``--max-capture-mb``
+validation inputs, tensors, recomputation  256 MiB       ``--max-capture-mb``
 control flow nested in a graph             64 levels     (fixed)
 =========================================  ============  ===================
 """

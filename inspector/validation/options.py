@@ -23,9 +23,11 @@ class ValidationOptions:
     ``atol``/``rtol`` replace the default tolerances for every layer, ``layer_atol``/``layer_rtol`` for the
     layers they name (``None`` keeps the default: accumulation-aware ``atol``, ``rtol`` 0).  ``input_shapes``
     gives whole shapes of named inputs (symbolic dims default to 1); ``inputs`` an ``.npz`` file of arrays
-    named as the model's inputs instead of random ones.  ``max_capture_mb`` bounds the activations one
-    onnxruntime run captures.  ``bound`` chooses the default tolerance: ``"auto"`` the smaller of the worst-case
-    and the probabilistic rounding bound, ``"worst-case"`` the worst case alone (:mod:`inspector.validation.rounding`).
+    named as the model's inputs instead of random ones.  ``max_capture_mb`` is the memory limit: the inputs, the
+    tensors one onnxruntime run captures and the recomputation of one layer each stay within it
+    (:mod:`inspector.validation.limits`).  ``bound`` chooses the default tolerance: ``"auto"`` the smaller of the
+    worst-case and the probabilistic rounding bound, ``"worst-case"`` the worst case alone
+    (:mod:`inspector.validation.rounding`).
     ``providers`` (onnxruntime execution providers in priority order; ``cpu`` is short for
     ``CPUExecutionProvider``), ``graph_optimization`` and ``threads`` (intra-op; ``None`` is onnxruntime's
     default) run onnxruntime as a deployment would.
