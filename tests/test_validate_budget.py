@@ -8,11 +8,13 @@ The engine's own size estimates are checked against what tracemalloc sees it all
 
 from __future__ import annotations
 
+import io
 import re
 import resource
 import subprocess
 import sys
 import tracemalloc
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -173,3 +175,14 @@ def test_random_inputs_are_drawn_without_a_float64_copy():
     array, peak = _peak(lambda: random_array(shape, np.dtype(np.float32), np.random.default_rng(7)))
     np.testing.assert_array_equal(array, np.random.default_rng(7).standard_normal(shape).astype(np.float32))
     assert peak < array.nbytes + 12 * MIB + MIB  # the array, and one block of float64 draws rounded to float32
+
+
+def test_an_inputs_file_is_sized_from_its_headers_before_it_is_read(tmp_path):
+    path = _model(tmp_path / "small.onnx", "Conv", [1, 3, "h", "w"], _ones(4, 3, 3, 3))
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": (1, 3, 9000, 9001)})
+    with zipfile.ZipFile(tmp_path / "x.npz", "w") as archive:  # a header, and none of the 972 MB it announces
+        archive.writestr("x.npy", header.getvalue())
+    mib = 3 * 9000 * 9001 * 4 / MIB
+    result = _validate(path, "--inputs", str(tmp_path / "x.npz"))
+    _refused(result, path, "input 'x'", "[1, 3, 9000, 9001]", f"{mib:,.1f} MiB", "--max-capture-mb")

@@ -64,6 +64,19 @@ def random_array(shape: tuple[int, ...], dtype: np.dtype, rng: np.random.Generat
     raise ValidationError(f"cannot make random values of dtype {dtype}; give the input in an .npz file (--inputs)")
 
 
+def _npy_headers(path: str | Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """The shape and dtype of each array of an ``.npz`` file, by name, from the headers alone."""
+    headers = {}
+    with zipfile.ZipFile(path) as archive:
+        for member in archive.namelist():
+            with archive.open(member) as stream:
+                version = np.lib.format.read_magic(stream)
+                read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                shape, _, dtype = read(stream)
+            headers[member.removesuffix(".npy")] = (shape, dtype)
+    return headers
+
+
 def _numpy_dtype(name: str, dtype: str) -> np.dtype:
     try:
         return np.dtype(dtype)
@@ -118,8 +131,9 @@ def random_feeds(
     return Feeds(arrays, symbols, description)
 
 
-def file_feeds(model: Model, path: str | Path) -> Feeds:
-    """The arrays of an ``.npz`` file, one per model input (named as the inputs), cast within their kind."""
+def file_feeds(model: Model, path: str | Path, limit_mb: float = DEFAULT_MAX_CAPTURE_MB) -> Feeds:
+    """The arrays of an ``.npz`` file, one per model input (named as the inputs), cast within their kind; their
+    sizes, read from the arrays' headers, are checked against ``limit_mb`` before they are read."""
     if not Path(path).is_file():
         raise ValidationError(f"--inputs {path}: no such file")
     if not zipfile.is_zipfile(path):
@@ -127,16 +141,19 @@ def file_feeds(model: Model, path: str | Path) -> Feeds:
             f"--inputs {path}: not an .npz file (a zip archive of .npy arrays, as numpy.savez writes)"
         )
     try:
+        headers = _npy_headers(path)
+        names = [t.name for t in model.inputs]
+        missing = [n for n in names if n not in headers]
+        extra = sorted(set(headers) - set(names))
+        if missing or extra:
+            problem = f"has no array named {missing[0]!r}" if missing else f"has an array {extra[0]!r}"
+            raise ValidationError(f"--inputs {path} {problem}; the model's inputs are {', '.join(names) or 'none'}")
+        fed = {t.name: (headers[t.name][0], _numpy_dtype(t.name, t.dtype)) for t in model.inputs}
+        check_inputs(model.path, fed, limit_mb)
         with np.load(path, allow_pickle=False) as archive:
-            stored = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError, EOFError) as error:
+            stored = {name: archive[name] for name in names}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
         raise ValidationError(f"--inputs {path}: not a readable .npz file ({error})") from None
-    names = [t.name for t in model.inputs]
-    missing = [n for n in names if n not in stored]
-    extra = sorted(set(stored) - set(names))
-    if missing or extra:
-        problem = f"has no array named {missing[0]!r}" if missing else f"has an array {extra[0]!r}"
-        raise ValidationError(f"--inputs {path} {problem}; the model's inputs are {', '.join(names) or 'none'}")
     arrays: dict[str, np.ndarray] = {}
     symbols: dict[str, int] = {}
     for tensor in model.inputs:

@@ -162,7 +162,7 @@ class _Validation:
         """The model's inputs (random, or the user's file), made once, when a plugin runs the whole model."""
         if self._given is None:
             if self.options.inputs is not None:
-                self._given = file_feeds(self.model, self.options.inputs)
+                self._given = file_feeds(self.model, self.options.inputs, self.options.max_capture_mb)
             else:
                 limit = self.options.max_capture_mb
                 self._given = random_feeds(self.model, self.options.seed, self.options.input_shapes, limit)
