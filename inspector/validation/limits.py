@@ -13,9 +13,10 @@ flag (``ValidationError``, exit 2).  Three things count against the limit, each 
 
 Layers whose shapes the file declares are checked before onnxruntime runs the model, the others as soon as it has
 computed them (before the engine allocates anything); a layer run standalone before its random input is drawn.  A
-run holds the inputs, the tensors of up to two capture runs and the recomputation of ``RERUN_THREADS`` (2) layers
-at once: at most 6 times the limit beyond onnxruntime's own memory (the model's weights and its intermediate
-tensors).  A weight NumPy could not hold (a shape ``[0, 3, 2**62, 2**62]``) is refused the same way.
+run holds at once the inputs, one capture run's tensors and those of two layers of earlier runs, and the
+recomputation of ``RERUN_THREADS`` (2) layers: at most 6 times the limit beyond onnxruntime's own memory
+(the model's weights and its intermediate tensors).  A weight NumPy could not hold (a shape ``[0, 3, 2**62,
+2**62]``) is refused the same way.
 """
 
 from __future__ import annotations
