@@ -3,9 +3,12 @@
 A weight may be built by nodes (``ConstantOfShape``, ``Expand``, ``Reshape`` of constants…).  Shape inference over
 the whole subgraph cannot always see through them (``ConstantOfShape(Abs(shape))`` has an unknown shape until
 ``Abs`` has run), so sizes are decided from the values themselves: before each node runs, its inputs are known
-arrays, its output shapes are inferred from them (small ones as data), and each output is checked against the
+arrays, its output shapes are inferred from them (small ones as initializers, whose values shape inference reads;
+no data propagation, which would expand a long 1-D input value by value), and each output is checked against the
 budget (:mod:`inspector.model.budget`).  An output whose size cannot be told before running is refused, except
-for ops whose output is never larger than an input (``NonZero``, ``Unique``…).  Nodes run in ``onnx.reference``.
+for ops whose output is never larger than an input (``NonZero``, ``Unique``…) and sequence ops (a sequence of
+their inputs or of their parts, or a part of a sequence: no larger than all their inputs).  ``Identity`` passes
+its input on; other nodes run in ``onnx.reference``.
 """
 
 from __future__ import annotations
@@ -19,8 +22,12 @@ from inspector.model.budget import check_allocation
 from inspector.plugins.onnx.onnx_errors import NOT_COMPUTED, NOT_INFERRED
 from inspector.plugins.onnx.type_shapes import shape_of
 
+Value = np.ndarray | list[np.ndarray]
+"""What a node computes: a tensor, or a sequence of tensors."""
+
+FLAG = "--max-fold-mb"
 SHAPE_DATA = 64
-"""Inputs of up to this many elements take part in shape inference as data (shape tensors); larger ones by type."""
+"""Inputs of up to this many elements take part in shape inference as values (shape tensors); larger ones by type."""
 BOUNDED_BY_INPUT = frozenset({"NonZero", "Unique", "Compress"})
 """Ops whose output shape depends on values, but whose every output holds at most rank × the elements of their
 largest input (``NonZero``: one index per dim of each element), of at most 8 bytes each."""
@@ -41,27 +48,29 @@ def fold(
     ("<file>: cannot compute constant 'w'").
     """
     _refuse_external_attributes(nodes, label)
-    values = dict(feeds)
+    values: dict[str, Value] = dict(feeds)
     remaining_uses = _uses(nodes)
     for node in nodes:
         inputs = [values[tensor] if tensor else None for tensor in node.input]
-        _check_outputs(node, inputs, opsets, limit_mb, label)
-        outputs = _run(node, inputs, opsets, label)
+        if node.op_type == "Identity" and len(inputs) == 1 and inputs[0] is not None:
+            outputs = inputs  # passed on as it is: nothing to size, nothing to run (chains of them are common)
+        else:
+            _check_outputs(node, inputs, opsets, limit_mb, label)
+            outputs = _run(node, inputs, opsets, label)
         for tensor, value in zip(node.output, outputs, strict=False):
             if tensor:
-                check_allocation(
-                    f"{label}: tensor {tensor!r} ({node.op_type})",
-                    value.shape,
-                    value.itemsize,
-                    limit_mb,
-                    "--max-fold-mb",
-                )
+                check_allocation(f"{label}: tensor {tensor!r} ({node.op_type})", (nbytes(value),), 1, limit_mb, FLAG)
                 values[tensor] = value
         for tensor in node.input:
             remaining_uses[tensor] -= 1
             if remaining_uses[tensor] == 0 and tensor != name:
                 values.pop(tensor, None)  # no later node needs it
-    return values[name]
+    return np.asarray(values[name])
+
+
+def nbytes(value: Value) -> int:
+    """Bytes held by a tensor or a sequence of tensors."""
+    return sum(item.nbytes for item in value) if isinstance(value, list) else value.nbytes
 
 
 def _uses(nodes: list[onnx.NodeProto]) -> dict[str, int]:
@@ -83,15 +92,20 @@ def _refuse_external_attributes(nodes: list[onnx.NodeProto], label: str) -> None
 
 
 def _one_node_model(
-    node: onnx.NodeProto, inputs: list[np.ndarray | None], opsets: list[onnx.OperatorSetIdProto], *, as_data: bool
+    node: onnx.NodeProto, inputs: list[Value | None], opsets: list[onnx.OperatorSetIdProto], *, as_data: bool
 ) -> onnx.ModelProto:
-    """``node`` alone, its known inputs as initializers (all of them, or with ``as_data`` False only the small
-    ones, the others typed graph inputs of their exact shape)."""
+    """``node`` alone, its known tensor inputs as initializers (all of them, or with ``as_data`` False only the
+    small ones, the others typed graph inputs of their exact shape); sequences are typed graph inputs."""
     initializers, graph_inputs = [], []
     for tensor, value in zip(node.input, inputs, strict=False):
         if not tensor or value is None:
             continue
-        if not as_data and value.size > SHAPE_DATA:
+        if isinstance(value, list):
+            element = helper.np_dtype_to_tensor_dtype(value[0].dtype) if value else onnx.TensorProto.FLOAT
+            shapes = {item.shape for item in value}
+            shape = next(iter(shapes)) if len(shapes) == 1 else None
+            graph_inputs.append(helper.make_tensor_sequence_value_info(tensor, element, shape))
+        elif not as_data and value.size > SHAPE_DATA:
             dtype = helper.np_dtype_to_tensor_dtype(value.dtype)
             graph_inputs.append(helper.make_tensor_value_info(tensor, dtype, value.shape))
         else:
@@ -108,7 +122,7 @@ def _one_node_model(
 
 def _check_outputs(
     node: onnx.NodeProto,
-    inputs: list[np.ndarray | None],
+    inputs: list[Value | None],
     opsets: list[onnx.OperatorSetIdProto],
     limit_mb: float,
     label: str,
@@ -116,12 +130,13 @@ def _check_outputs(
     """Size every output of ``node`` from its known inputs before it runs, against ``limit_mb``."""
     try:
         inferred = onnx.shape_inference.infer_shapes(
-            _one_node_model(node, inputs, opsets, as_data=False), strict_mode=True, data_prop=True
+            _one_node_model(node, inputs, opsets, as_data=False), strict_mode=True
         )
     except NOT_INFERRED as error:
-        raise LoadError(f"{label}: node {node.name or node.op_type!r} ({node.op_type}): {first_line(error)}") from None
+        reason = first_line(error).rsplit("[ShapeInferenceError] ", 1)[-1]  # onnx nests its own prefixes
+        raise LoadError(f"{label}: node {node.name or node.op_type!r} ({node.op_type}): {reason}") from None
     shapes = {value.name: value.type for value in inferred.graph.output}
-    known = [value for value in inputs if value is not None]
+    arrays = [value for value in inputs if isinstance(value, np.ndarray)]
     for tensor in node.output:
         if not tensor:
             continue
@@ -129,12 +144,15 @@ def _check_outputs(
         dims = shape_of(value_type) if value_type is not None else None
         itemsize = _itemsize(value_type)
         if dims is not None and all(isinstance(dim, int) for dim in dims):
-            check_allocation(f"{label}: tensor {tensor!r} ({node.op_type})", dims, itemsize, limit_mb, "--max-fold-mb")
+            check_allocation(f"{label}: tensor {tensor!r} ({node.op_type})", dims, itemsize, limit_mb, FLAG)
         elif node.op_type in BOUNDED_BY_INPUT:
-            bound = (max([1] + [v.ndim for v in known]), max([0] + [v.size for v in known]))
-            check_allocation(
-                f"{label}: tensor {tensor!r} ({node.op_type}, at most)", bound, 8, limit_mb, "--max-fold-mb"
-            )
+            bound = (max([1] + [v.ndim for v in arrays]), max([0] + [v.size for v in arrays]))
+            check_allocation(f"{label}: tensor {tensor!r} ({node.op_type}, at most)", bound, 8, limit_mb, FLAG)
+        elif any(isinstance(value, list) for value in inputs) or (
+            value_type is not None and value_type.HasField("sequence_type")
+        ):  # a sequence made of (parts of) its inputs, or a part of a sequence
+            total = sum(nbytes(value) for value in inputs if value is not None)
+            check_allocation(f"{label}: sequence {tensor!r} ({node.op_type})", (total,), 1, limit_mb, FLAG)
         else:
             raise LoadError(f"{label}: the size of tensor {tensor!r} ({node.op_type}) cannot be told before it is made")
 
@@ -155,8 +173,8 @@ def first_line(error: BaseException) -> str:
 
 
 def _run(
-    node: onnx.NodeProto, inputs: list[np.ndarray | None], opsets: list[onnx.OperatorSetIdProto], label: str
-) -> list[np.ndarray]:
+    node: onnx.NodeProto, inputs: list[Value | None], opsets: list[onnx.OperatorSetIdProto], label: str
+) -> list[Value]:
     """``node``'s outputs computed by ``onnx.reference`` (converting an old opset up where it lacks a kernel)."""
     from onnx.reference import ReferenceEvaluator
 
@@ -169,8 +187,11 @@ def _run(
                 raise
             latest = onnx.defs.onnx_opset_version()
             evaluator = ReferenceEvaluator(onnx.version_converter.convert_version(model, latest))
-        outputs = evaluator.run([tensor for tensor in node.output if tensor], {})
+        sequences = {
+            tensor: value for tensor, value in zip(node.input, inputs, strict=False) if isinstance(value, list)
+        }
+        outputs = evaluator.run([tensor for tensor in node.output if tensor], sequences)
     except NOT_COMPUTED as error:
         raise LoadError(f"{label}: node {node.name or node.op_type!r} ({node.op_type}): {first_line(error)}") from None
-    produced = iter(np.asarray(value) for value in outputs)
+    produced = iter(value if isinstance(value, list) else np.asarray(value) for value in outputs)
     return [next(produced) if tensor else np.empty(0) for tensor in node.output]
