@@ -77,7 +77,9 @@ def read_onnx(
     notes: list[Finding] = []
     lifted: dict[str, bytes] = {}
     try:
-        inferred, lifted = infer_shapes(proto)
+        inferred, lifted, skipped = infer_shapes(proto)
+        if skipped is not None:
+            notes.append(Finding(severity="warning", check="shape_inference", layer=None, message=skipped))
     except NOT_INFERRED as error:
         inferred = proto
         notes.append(

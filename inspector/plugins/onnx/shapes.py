@@ -16,14 +16,24 @@ from inspector.plugins.onnx.type_shapes import shape_of
 
 LIFTED_BYTES = 64 * 1024
 """Initializers larger than this are not handed to shape inference (see ``infer_shapes``)."""
+PROPAGATING_OPS = frozenset({"Add", "Cast", "Concat", "Gather", "Mul", "Slice", "Squeeze", "Sub", "Unsqueeze"})
+"""The ops whose data ONNX shape inference propagates, ``Shape`` and ``Size`` left out (their output is short)."""
+MAX_PROPAGATED = 1 << 18
+"""Values data propagation may expand (about 25 MB and 0.07 s of ONNX's time)."""
 
 
-def infer_shapes(proto: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, bytes]]:
-    """ONNX shape inference with data propagation, without handing it the bytes of large initializers.
+def infer_shapes(proto: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, bytes], str | None]:
+    """ONNX shape inference, with data propagation where it stays small, without the bytes of large initializers.
 
     Inference needs their dims and types only (values only of small shape tensors), and serializing a large model
     for the C++ inference took most of the load time: large ``raw_data`` is lifted out, and returned beside the
     inferred model: the weights' only copy once ``proto`` (whose arena still holds their memory) is gone.
+
+    Data propagation (what makes ``Reshape(x, Concat(Shape(y)…))`` known) expands each 1-D tensor it passes value
+    by value, in ONNX's C++ (some 100 bytes and 0.25 µs a value): a 1-D tensor of 10⁸ elements would take 7 GB.
+    So inference first runs without it; the values the propagating ops would expand are counted from those shapes,
+    and it runs again with propagation only when there are any and at most ``MAX_PROPAGATED`` of them.  The third
+    item says why propagation was skipped (``None`` when it was not).
     """
     lifted = {}
     for tensor in proto.graph.initializer:
@@ -31,10 +41,46 @@ def infer_shapes(proto: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, byt
             lifted[tensor.name] = tensor.raw_data
             tensor.ClearField("raw_data")
     try:
-        return onnx.shape_inference.infer_shapes(proto, data_prop=True), lifted
+        plain = onnx.shape_inference.infer_shapes(proto)
+        count, largest = propagated_values(plain)
+        if count == 0:
+            return plain, lifted, None
+        if count > MAX_PROPAGATED:
+            note = (
+                f"shapes inferred without data propagation, which would expand {count:,} values (limit "
+                f"{MAX_PROPAGATED:,}; the most, tensor {largest!r}): shapes the graph computes may be unknown"
+            )
+            return plain, lifted, note
+        return onnx.shape_inference.infer_shapes(proto, data_prop=True), lifted, None
     except BaseException:  # put the weights back whatever happened, and let it go on
         _put_back(proto, lifted)
         raise
+
+
+def propagated_values(model: onnx.ModelProto) -> tuple[int, str]:
+    """How many values data propagation would expand (the known lengths of the 1-D and scalar inputs of the ops
+    that propagate data, in every graph), and the tensor holding the most of them."""
+    count, largest, most = 0, "", -1
+    pending = [model.graph]
+    while pending:
+        graph = pending.pop()
+        lengths = {tensor.name: tuple(tensor.dims) for tensor in graph.initializer}
+        for value in [*graph.input, *graph.value_info, *graph.output]:
+            shape = shape_of(value.type)
+            if shape is not None:
+                lengths.setdefault(value.name, shape)
+        for node in graph.node:
+            pending.extend(attribute.g for attribute in node.attribute if attribute.HasField("g"))
+            pending.extend(body for attribute in node.attribute for body in attribute.graphs)
+            if node.op_type not in PROPAGATING_OPS or node.domain not in ("", "ai.onnx"):
+                continue
+            for tensor in node.input:
+                shape = lengths.get(tensor)
+                size = shape[0] if shape is not None and len(shape) == 1 and isinstance(shape[0], int) else 1
+                count += size
+                if size > most:
+                    largest, most = tensor, size
+    return count, largest
 
 
 def _put_back(proto: onnx.ModelProto, lifted: dict[str, bytes]) -> None:
