@@ -31,7 +31,10 @@ class Case:
     ``<severity> [<check>] <layer>: <message>``).  ``lazy`` is a fragment one error reading a weight after a
     successful load must contain.  ``known_bug`` says what the tool does wrong today (the case states the right
     answer and its test is a strict xfail).  ``capped`` says why the case runs in a child process with a capped
-    address space (a C library allocating gigabytes before any check can run).
+    address space (a C library allocating gigabytes before any check can run).  ``validate``, when given, is the
+    outcome of ``inspect --validate`` on the file, and ``validate_match`` a fragment of its answer (``match`` when
+    empty): such a case also runs through the CLI, plain and with ``--validate``, under an address-space limit
+    (``tests/test_hostile_validate.py``).
     """
 
     name: str
@@ -41,10 +44,20 @@ class Case:
     lazy: str = ""
     known_bug: str = ""
     capped: str = ""
+    validate: str = ""
+    validate_match: str = ""
 
     def __post_init__(self) -> None:
         if self.expected not in EXIT_CODES:
             raise ValueError(f"{self.name}: expected must be one outcome of {sorted(EXIT_CODES)}: {self.expected!r}")
+        if self.validate and self.validate not in EXIT_CODES:
+            raise ValueError(f"{self.name}: validate must be one outcome of {sorted(EXIT_CODES)}: {self.validate!r}")
+        if (
+            self.validate
+            and self.validate != LOAD_ERROR
+            and len(self.validate_match.replace(" ", "")) < SHORTEST_FRAGMENT
+        ):
+            raise ValueError(f"{self.name}: a report under --validate must state a fragment of it (validate_match)")
         if len(self.match.replace(" ", "")) < SHORTEST_FRAGMENT:
             raise ValueError(f"{self.name}: match must state a fragment of the answer's text: {self.match!r}")
 
@@ -55,7 +68,7 @@ class Case:
 
 
 def case(name: str, build: Builder, expected: str, match: str, **details: str) -> Case:
-    """A ``Case``; ``details``: ``lazy``, ``known_bug``, ``capped``."""
+    """A ``Case``; ``details``: ``lazy``, ``known_bug``, ``capped``, ``validate``, ``validate_match``."""
     return Case(name, build, expected, match, **details)
 
 

@@ -15,6 +15,9 @@ from tests.hostile.case import SAMPLE_FILES, Case, case
 from tests.hostile.outcome import LOAD_ERROR, OK
 from tests.hostile.sample_answers import flipped_magic, flipped_random, truncated
 
+VALIDATION_PASSED = "validation passed: 2 of 2 conv layers match onnxruntime"
+"""What ``inspect --validate`` says of the seed sample."""
+
 SUFFIXES = (".onnx", ".h5", ".keras", ".weights.h5", "")
 MAGICS = {"hdf5": b"\x89HDF\r\n\x1a\n", "zip": b"PK\x03\x04", "onnx": b"\x08\x07\x12"}
 CUTS = (1, 0.25, 0.5, 0.75, -1)
@@ -110,6 +113,12 @@ def _symlink_chain(length: int):
     return build
 
 
+def _through_a_file(folder: Path) -> Path:
+    """A path that goes on below a file, as if it were a folder."""
+    shutil.copy(SAMPLES / "seed.onnx", folder / "seed.onnx")
+    return folder / "seed.onnx" / "model.onnx"
+
+
 def _fifo(folder: Path) -> Path:
     path = folder / "pipe.onnx"
     os.mkfifo(path)
@@ -173,7 +182,13 @@ def _special_cases() -> list[Case]:
     locked = (LOAD_ERROR, "permission denied") if os.geteuid() != 0 else (OK, "4 layers (2 conv), 18,816 params")
     return [
         *(
-            case(f"empty/{s or 'no-suffix'}", _bytes(f"model{s}", b""), LOAD_ERROR, "empty file (0 bytes)")
+            case(
+                f"empty/{s or 'no-suffix'}",
+                _bytes(f"model{s}", b""),
+                LOAD_ERROR,
+                "empty file (0 bytes)",
+                validate=LOAD_ERROR,
+            )
             for s in SUFFIXES
         ),
         case("directory/plain", _directory("models"), LOAD_ERROR, "is a directory"),
@@ -186,19 +201,47 @@ def _special_cases() -> list[Case]:
             _symlink_loop,
             LOAD_ERROR,
             "too many levels of symbolic links (they loop",
+            validate=LOAD_ERROR,
         ),
-        case("symlink/chain-10", _symlink_chain(10), OK, "4 layers (2 conv), 18,816 params"),
-        case("symlink/chain-50", _symlink_chain(50), LOAD_ERROR, "too many levels of symbolic links"),
-        case("name/too-long", _missing("m" * 300 + ".onnx"), LOAD_ERROR, "the name is too long for the file system"),
-        case("name/folder-is-a-file", _symlink("model.onnx", "sample/seed.onnx"), LOAD_ERROR, "no such file"),
+        case(
+            "symlink/chain-10",
+            _symlink_chain(10),
+            OK,
+            "4 layers (2 conv), 18,816 params",
+            validate=OK,
+            validate_match=VALIDATION_PASSED,
+        ),
+        case(
+            "symlink/chain-50", _symlink_chain(50), LOAD_ERROR, "too many levels of symbolic links", validate=LOAD_ERROR
+        ),
+        case(
+            "name/too-long",
+            _missing("m" * 300 + ".onnx"),
+            LOAD_ERROR,
+            "the name is too long for the file system",
+            validate=LOAD_ERROR,
+        ),
+        case(
+            "name/through-a-file",
+            _through_a_file,
+            LOAD_ERROR,
+            "a part of the path is not a folder",
+            validate=LOAD_ERROR,
+        ),
         case(
             "symlink/to-sample",
             _symlink("model.onnx", str(SAMPLES / "seed.onnx")),
             OK,
             "4 layers (2 conv), 18,816 params",
         ),
-        case("special/fifo", _fifo, LOAD_ERROR, "not a regular file"),
-        case("special/dev-zero-onnx", _symlink("model.onnx", "/dev/zero"), LOAD_ERROR, "not a regular file"),
+        case("special/fifo", _fifo, LOAD_ERROR, "not a regular file", validate=LOAD_ERROR),
+        case(
+            "special/dev-zero-onnx",
+            _symlink("model.onnx", "/dev/zero"),
+            LOAD_ERROR,
+            "not a regular file",
+            validate=LOAD_ERROR,
+        ),
         case("special/dev-urandom-h5", _symlink("model.h5", "/dev/urandom"), LOAD_ERROR, "not a regular file"),
         case("special/unreadable", _unreadable, *locked),
         case("special/sparse-3GiB-onnx", _sparse("huge.onnx", 3 << 30), LOAD_ERROR, "past protobuf's 2 GiB limit"),

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from tests.hostile.case import Case, case
@@ -19,6 +20,7 @@ TERA = [1 << 20, 1 << 20, 3, 3]
 WEIGHT_BYTES = 4 * 2 * 3 * 3 * 4
 ONE_CONV = "1 layers (1 conv), 72 params"
 """The report's summary of ``conv_file``: its one Conv and the 72 values of its weight."""
+ONE_CONV_VALIDATED = "validation passed: 1 of 1 conv layer matches onnxruntime"
 
 
 def _outside(folder: Path, size: int = WEIGHT_BYTES) -> Path:
@@ -98,7 +100,7 @@ def _external_cases() -> list[Case]:
         "empty-location": ("", None, "has no location"),
     }
     cases = [
-        case(f"onnx/external/{name}", _external_case(location, prepare), LOAD_ERROR, match)
+        case(f"onnx/external/{name}", _external_case(location, prepare), LOAD_ERROR, match, validate=LOAD_ERROR)
         for name, (location, prepare, match) in escapes.items()
     ]
     cases.append(case("onnx/external/absolute", _absolute, LOAD_ERROR, "absolute"))
@@ -115,7 +117,16 @@ def _external_cases() -> list[Case]:
         for name, (fields, size, match) in lengths.items()
     ]
     cases.append(case("onnx/external/valid", _external_case("w.bin", _inside(WEIGHT_BYTES)), OK, ONE_CONV))
-    cases.append(case("onnx/external/symlink-chain-10", _external_case("link0.bin", _chain(10)), OK, ONE_CONV))
+    cases.append(
+        case(
+            "onnx/external/symlink-chain-10",
+            _external_case("link0.bin", _chain(10)),
+            OK,
+            ONE_CONV,
+            validate=OK,
+            validate_match=ONE_CONV_VALIDATED,
+        )
+    )
     cases.append(
         case("onnx/external/terabyte-dims", _external_terabytes, LOAD_ERROR, "shape [1048576, 1048576, 3, 3] needs")
     )
@@ -192,6 +203,37 @@ def _huge_zero(folder: Path) -> Path:
     dims = numpy_helper.from_array(np.array([0, 3, 1 << 62, 1 << 62], np.int64), "w_shape")
     node = helper.make_node("ConstantOfShape", ["w_shape"], ["w"], name="w_fill")
     return conv_file(folder, extra_nodes=[node], initializers=[dims], computed=True)
+
+
+def _tile_then_slice(folder: Path) -> Path:
+    """A weight sliced from ``Tile(ones(1), [10**8])``: 72 values, made from a 381.5 MiB intermediate tensor."""
+    nodes = [
+        helper.make_node("Tile", ["one", "repeats"], ["tiled"], name="tiled"),
+        helper.make_node("Slice", ["tiled", "begin", "end"], ["flat"], name="flat"),
+        helper.make_node("Reshape", ["flat", "w_shape"], ["w"], name="w_reshape"),
+    ]
+    initializers = [
+        numpy_helper.from_array(np.ones(1, np.float32), "one"),
+        *(numpy_helper.from_array(np.array(v, np.int64), n) for n, v in _TILE_SLICE.items()),
+    ]
+    return conv_file(folder, extra_nodes=nodes, initializers=initializers, computed=True)
+
+
+_TILE_SLICE = {"repeats": [10**8], "begin": [0], "end": [72], "w_shape": [4, 2, 3, 3]}
+
+
+def _long_input_sliced(folder: Path) -> Path:
+    """A weight sliced from a graph input declared 1-D of 10**8 floats (ONNX's data propagation would expand it)."""
+    nodes = [
+        helper.make_node("Slice", ["v", "begin", "end"], ["flat"], name="flat"),
+        helper.make_node("Reshape", ["flat", "w_shape"], ["w"], name="w_reshape"),
+    ]
+    initializers = [numpy_helper.from_array(np.array(_TILE_SLICE[n], np.int64), n) for n in ("begin", "end", "w_shape")]
+    path = conv_file(folder, extra_nodes=nodes, initializers=initializers, computed=True)
+    model = onnx.load(path)
+    model.graph.input.append(helper.make_tensor_value_info("v", TensorProto.FLOAT, [10**8]))
+    onnx.save(model, path)
+    return path
 
 
 def _identity_chain(length: int):
@@ -299,18 +341,22 @@ def _tensor_cases() -> list[Case]:
             CHECK_FAILS,
             "error [params] conv: attributes promise 18,874,368 parameters",
             lazy="of shape [1048576, 1048576, 3, 3] needs 37,748,736 MiB, past the limit of 256 MiB (--max-fold-mb",
+            validate=LOAD_ERROR,
+            validate_match="past the limit of 256 MiB (--max-capture-mb raises it)",
         ),
         case(
             "onnx/folded/constant-of-shape-1GiB",
             _constant_of_shape([1 << 23, 2, 3, 3]),
             LOAD_ERROR,
             "tensor 'w' (ConstantOfShape) of shape [8388608, 2, 3, 3] needs 576 MiB, past the limit of 256 MiB",
+            validate=LOAD_ERROR,
         ),
         case(
             "onnx/folded/constant-of-shape-negative",
             _constant_of_shape([4, -2, 3, 3]),
             LOAD_ERROR,
-            "negative",
+            "node 'w_fill' (ConstantOfShape): shape input tensor must have non-negative elements",
+            validate=LOAD_ERROR,
         ),
         case("onnx/folded/constant-external-in-folder", _folded_external("w.bin"), OK, "3 layers (1 conv), 72 params"),
         case(
@@ -332,6 +378,7 @@ def _tensor_cases() -> list[Case]:
                 LOAD_ERROR,
                 "tensor 'w' (ConstantOfShape) of shape [4, 3, 10000, 10000] needs 4,577.6 MiB, past the limit of "
                 "256 MiB (--max-fold-mb raises it)",
+                validate=LOAD_ERROR,
             )
             for op in ("Abs", "Max", "Where")
         ),
@@ -340,6 +387,8 @@ def _tensor_cases() -> list[Case]:
             _hidden_shape("Loop"),
             OK_WITH_WARNING,
             "warning [params] conv: weight is computed at run time ('w'), of a shape known only then",
+            validate=OK_WITH_WARNING,
+            validate_match="weight is computed at run time ('w'), of a shape known only then",
         ),
         case(
             "onnx/folded/huge-dims-no-elements",
@@ -347,6 +396,24 @@ def _tensor_cases() -> list[Case]:
             CHECK_FAILS,
             "kernel spans 4,611,686,018,427,387,904 inputs (kernel 4,611,686,018,427,387,904, dilation 1) but the "
             "padded input holds 8",
+            validate=LOAD_ERROR,
+            validate_match="of shape [0, 3, 4611686018427387904, 4611686018427387904] has no element",
+        ),
+        case(
+            "onnx/folded/tile-then-slice",
+            _tile_then_slice,
+            LOAD_ERROR,
+            "tensor 'tiled' (Tile) of shape [100000000] needs 381.5 MiB, past the limit of 256 MiB (--max-fold-mb",
+            validate=LOAD_ERROR,
+        ),
+        case(
+            "onnx/graph/long-1d-input-sliced",
+            _long_input_sliced,
+            OK_WITH_WARNING,
+            "warning [shape_inference] shapes inferred without data propagation, which would expand 100,000,002 "
+            "values (limit 262,144; the most, tensor 'v')",
+            validate=LOAD_ERROR,
+            validate_match="validation input 'v' (float32) of shape [100000000] needs 381.5 MiB",
         ),
         case("onnx/folded/identity-chain-3000", _identity_chain(3000), OK, "3001 layers (1 conv), 72 params"),
         case("onnx/folded/impossible-reshape", _impossible_reshape, LOAD_ERROR, "cannot compute constant 'w'"),

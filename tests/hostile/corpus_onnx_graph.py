@@ -84,6 +84,20 @@ def _attribute_cases() -> list[Case]:
             lambda folder: conv_file(folder, in_shape=[1, 2, 1 << 40, 1 << 40]),
             OK,
             ONE_CONV,
+            validate=LOAD_ERROR,
+            validate_match="validation input 'x' (float32) of shape [1, 2, 1099511627776, 1099511627776] needs",
+        ),
+        *(
+            case(
+                f"onnx/attribute/input-declared-huge-{side}",
+                lambda folder, side=side: conv_file(folder, in_shape=[1, 2, side, side]),
+                OK,
+                ONE_CONV,
+                validate=LOAD_ERROR,
+                validate_match=f"validation input 'x' (float32) of shape [1, 2, {side}, {side}] needs {size}, past the "
+                "limit of 256 MiB (--max-capture-mb raises it)",
+            )
+            for side, size in ((20000, "3,051.8 MiB"), (40000, "12,207 MiB"))
         ),
         case(
             "onnx/attribute/transpose-output-shape-negative",
