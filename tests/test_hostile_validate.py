@@ -4,11 +4,13 @@ line on stderr for a refusal, never a traceback.
 
 The cases are the corpus cases that state a ``validate`` outcome: files whose sizes, names or paths are built to
 make a run spend what it should not (symlink loops, pipes, dims whose product overflows or vanishes, constants
-folded through ops that hide their shapes, inputs declared huge).
+folded through ops that hide their shapes, inputs declared huge) or print what it should not (names that would
+drive the terminal: no raw control character may reach stdout or stderr).
 """
 
 from __future__ import annotations
 
+import re
 import resource
 import subprocess
 import sys
@@ -23,6 +25,8 @@ from tests.hostile.outcome import EXIT_CODES, LOAD_ERROR
 ADDRESS_SPACE_MB = 1024
 """Address space of each run: a run that would allocate past it fails instead, and the test with it."""
 SECONDS = 10
+DRIVES_THE_TERMINAL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
+"""Characters a terminal acts on or that reorder or hide text: none may reach the output raw."""
 CASES = [item for item in all_cases() if item.validate and not item.known_bug]
 
 
@@ -35,6 +39,7 @@ def test_every_round_two_class_is_in_the_corpus():
     prefixes = ("symlink/", "special/", "name/", "onnx/external/symlink", "onnx/folded/shape-through-")
     assert all(any(item.name.startswith(prefix) for item in CASES) for prefix in prefixes)
     assert any("declared-huge" in item.name for item in CASES)
+    assert any(item.name.startswith("onnx/names/") for item in CASES)
 
 
 @pytest.mark.parametrize("mode", ["plain", "validate"])
@@ -60,6 +65,7 @@ def test_case_through_the_command_under_a_memory_cap(item: Case, mode: str, tmp_
     assert "Traceback" not in result.stderr, result.stderr[-2000:]
     if expected == LOAD_ERROR:
         assert result.stderr.count("\n") == 1 and result.stdout == "", result.stderr
+    assert not DRIVES_THE_TERMINAL.search(result.stdout + result.stderr), f"{item.name} ({mode}): a raw control"
     assert match in answer, f"{item.name} ({mode}): {answer!r} lacks {match!r}"
 
 

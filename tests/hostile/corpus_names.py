@@ -94,7 +94,14 @@ def _text_cases(kind: str, text: str) -> list[Case]:
             CHECK_FAILS,
             f"c{text}{GROUP_ZERO}",
         ),
-        case(f"onnx/names/{kind}/tensors", lambda f: named_conv(f, tensors=text), OK, ONE_CONV),
+        case(
+            f"onnx/names/{kind}/tensors",
+            lambda f: named_conv(f, tensors=text),
+            OK,
+            ONE_CONV,
+            validate=OK,
+            validate_match="validation passed: 1 of 1 conv layer matches onnxruntime",
+        ),
         case(f"onnx/names/{kind}/producer", lambda f: named_conv(f, producer=text), OK, ONE_CONV),
         case(
             f"onnx/names/{kind}/metadata-and-doc",
