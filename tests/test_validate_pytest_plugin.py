@@ -110,3 +110,15 @@ def test_a_file_given_itself_is_collected_whatever_its_name(repository):
     shutil.copy(SAMPLES / "seed.onnx", repository / "seed.model")
     result = pytest_run(repository, "--inspect-models", "seed.model")
     assert result.returncode == 0 and "2 passed" in result.stdout, result.stdout
+
+
+def test_a_layer_name_that_would_drive_the_terminal_is_shown_escaped(tmp_path):
+    from tests.hostile.corpus_names import CLEAR, named_conv
+
+    named_conv(tmp_path, node=f"conv{CLEAR}")
+    junit = tmp_path / "pytest.xml"
+    result = pytest_run(tmp_path, "--inspect-models", "model.onnx", "-vv", f"--junitxml={junit}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "\x1b" not in result.stdout + result.stderr
+    assert "model.onnx::conv\\x1b[2J PASSED" in result.stdout
+    assert list(_outcomes(junit).values()) == ["passed"]

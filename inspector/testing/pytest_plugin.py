@@ -21,6 +21,7 @@ from inspector.model.input_shapes import parse_input_shape
 from inspector.model.model_files import is_model_file
 from inspector.options import Options
 from inspector.plugin_manager import get_plugin_manager, load_model
+from inspector.report.visible import visible
 from inspector.validation.options import ValidationOptions
 from inspector.validation.result import LayerValidation, ValidationResult
 
@@ -92,7 +93,7 @@ class ModelFile(pytest.File):
         self.manager = get_plugin_manager()  # loads the model and answers the validation hooks
         self._model = load_model(self.path, self.manager, Options(input_shapes=self.options.input_shapes))
         for layer in self._model.conv_layers:
-            yield LayerItem.from_parent(self, name=layer.name)
+            yield LayerItem.from_parent(self, name=visible(layer.name), layer=layer.name)
 
     def validation(self) -> ValidationResult:
         """The model's validation, computed on first use in this process."""
@@ -110,24 +111,31 @@ class ModelFile(pytest.File):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> str:  # type: ignore[override]
         if isinstance(excinfo.value, InspectorError):
-            return str(excinfo.value)
+            return visible(str(excinfo.value))
         return super().repr_failure(excinfo)
 
 
 class LayerItem(pytest.Item):
-    """One conv layer: passes when onnxruntime and the NumPy engine agree on it."""
+    """One conv layer: passes when onnxruntime and the NumPy engine agree on it.
+
+    ``layer`` is the layer's name in the model; the item's own ``name`` shows it with control characters made
+    visible, as pytest prints it to a terminal."""
+
+    def __init__(self, *args: object, layer: str, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.layer = layer
 
     def runtest(self) -> None:
         assert isinstance(self.parent, ModelFile)
-        layer: LayerValidation = self.parent.validation()[self.name]
+        layer: LayerValidation = self.parent.validation()[self.layer]
         if layer.status == "skipped":
-            pytest.skip(layer.message)
+            pytest.skip(visible(layer.message))
         if layer.status != "passed":
-            raise LayerMismatch(f"{self.name} ({layer.mode}, {layer.status}): {layer.message}")
+            raise LayerMismatch(visible(f"{self.layer} ({layer.mode}, {layer.status}): {layer.message}"))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> str:  # type: ignore[override]
         if isinstance(excinfo.value, LayerMismatch | InspectorError):
-            return str(excinfo.value)
+            return visible(str(excinfo.value))
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
