@@ -1,4 +1,5 @@
-"""A mutational fuzzer over the samples: every mutant gets a clean answer (a report or an ``InspectorError``).
+"""A mutational fuzzer over the samples, and over a valid ONNX model edited toward the hostile classes: every
+mutant gets a clean answer (a report or an ``InspectorError``) within the time and memory ``examine`` allows.
 
 The suite runs a fixed, reproducible set of examples.  ``INSPECTOR_FUZZ_EXAMPLES=N`` runs N random ones per
 test instead (README, "Hostile input"); whatever it finds becomes a corpus case.
@@ -14,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from tests.hostile.case import examine_clean
+from tests.hostile.model_mutations import mutated_models
 from tests.hostile.mutations import mutated_bytes, mutated_configs, write_with_config
 
 LONG_RUN = int(os.environ.get("INSPECTOR_FUZZ_EXAMPLES", "0"))
@@ -50,3 +52,11 @@ def test_byte_mutants_get_a_clean_answer(scratch, mutant):
 def test_config_mutants_get_a_clean_answer(scratch, mutant):
     sample, config = mutant
     examine_clean(write_with_config(sample, config, _fresh(scratch)))
+
+
+@FUZZ
+@given(build=mutated_models())
+def test_model_mutants_get_a_clean_answer(scratch, build):
+    folder = _fresh(scratch) / "model"
+    folder.mkdir()
+    examine_clean(build(folder))
