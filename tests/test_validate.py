@@ -108,6 +108,7 @@ def test_quantized_layers_compare_exactly(monkeypatch):
 def test_bounded_capture_gives_the_same_result(name, monkeypatch):
     # a budget this small is refused by the memory checks (test_validate_budget.py): here only the runs' plan counts
     monkeypatch.setattr("inspector.validation.run.check_layer", lambda *args: None)
+    monkeypatch.setattr("inspector.validation.limits.check_layer", lambda *args: None)
     monkeypatch.setattr("inspector.validation.inputs.check_inputs", lambda *args: None)
     unbounded = inspector.validate(SAMPLES / name)
     bounded = inspector.validate(SAMPLES / name, max_capture_mb=1e-6)

@@ -56,6 +56,26 @@ def check_inputs(path: str, inputs: Mapping[str, tuple[Sequence[int], np.dtype]]
         )
 
 
+def check_declared(path: str, layers: Sequence[ConvLayer], symbols: Mapping[str, int], limit_mb: float) -> None:
+    """Refuse, before onnxruntime runs the model, a layer whose weight NumPy could not hold or whose sizes as the
+    file declares them (named dims sized by ``symbols``) pass ``limit_mb`` MiB."""
+    for layer in layers:
+        check_weight(path, layer)
+        shapes = declared_shapes(layer, symbols)
+        if shapes is not None:
+            x_dtype, y_dtype = _data_dtypes(layer)
+            weight = None if layer.weight is None else (layer.weight.shape, dtype_of(layer.weight.dtype))
+            check_layer(path, layer, (shapes[0], x_dtype), (shapes[1], y_dtype), weight, limit_mb)
+
+
+def _data_dtypes(layer: ConvLayer) -> tuple[np.dtype, np.dtype]:
+    """The dtypes of a layer's input and output as the file suggests (a quantized conv's: uint8 and int32)."""
+    if layer.quantized:
+        return np.dtype(np.uint8), np.dtype(np.int32)
+    dtype = np.dtype(np.float32) if layer.weight is None else dtype_of(layer.weight.dtype)
+    return dtype, dtype
+
+
 def declared_shapes(layer: ConvLayer, symbols: Mapping[str, int]) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
     """The layer's input and output shapes as the file declares them (named dims sized by ``symbols``), or ``None``
     when a dim is not known before the model runs."""

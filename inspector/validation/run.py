@@ -27,13 +27,7 @@ from inspector.plugin_manager import get_plugin_manager, load_model
 from inspector.validation.blas_threads import blas_threads
 from inspector.validation.compare import Comparison, compare
 from inspector.validation.inputs import Feeds, file_feeds, layer_rng, random_array, random_feeds
-from inspector.validation.limits import (
-    check_layer,
-    check_weight,
-    declared_shapes,
-    dtype_of,
-    standalone_output_shape,
-)
+from inspector.validation.limits import check_declared, check_layer, check_weight, dtype_of, standalone_output_shape
 from inspector.validation.options import ValidationOptions
 from inspector.validation.rerun import rerun
 from inspector.validation.result import LayerValidation, Mode, Status, ValidationResult
@@ -167,14 +161,7 @@ class _Validation:
                 limit = self.options.max_capture_mb
                 self._given = random_feeds(self.model, self.options.seed, self.options.input_shapes, limit)
             self.inputs = dict(self._given.description)
-            for layer in self.model.conv_layers:  # before onnxruntime runs: what the file declares
-                check_weight(self.model.path, layer)
-                shapes = declared_shapes(layer, self._given.symbols)
-                if shapes is not None:
-                    x_dtype, y_dtype = _data_dtypes(layer)
-                    weight = None if layer.weight is None else (layer.weight.shape, dtype_of(layer.weight.dtype))
-                    limit = self.options.max_capture_mb
-                    check_layer(self.model.path, layer, (shapes[0], x_dtype), (shapes[1], y_dtype), weight, limit)
+            check_declared(self.model.path, self.model.conv_layers, self._given.symbols, self.options.max_capture_mb)
         return self._given
 
     def _captured(self, layers: Sequence[ConvLayer]) -> None:
@@ -297,14 +284,6 @@ def _done(running: tuple[ConvLayer, Future[LayerValidation]]) -> tuple[ConvLayer
     """A layer and its result, once its thread has computed it."""
     layer, result = running
     return layer, result.result()
-
-
-def _data_dtypes(layer: ConvLayer) -> tuple[np.dtype, np.dtype]:
-    """The dtypes of a layer's input and output as the file suggests (a quantized conv's: uint8 and int32)."""
-    if layer.quantized:
-        return np.dtype(np.uint8), np.dtype(np.int32)
-    dtype = np.dtype(np.float32) if layer.weight is None else dtype_of(layer.weight.dtype)
-    return dtype, dtype
 
 
 def _runtime_op(layer: ConvLayer) -> str:
