@@ -294,6 +294,88 @@ def _replace_pool(entry: dict) -> Edit:
     return edit
 
 
+HUGE = 2**62
+"""A size past any memory, whose products overflow 64-bit integers: every size is a Python integer."""
+
+
+def _features(side: int, channels: int = 4) -> str:
+    """What the head is told of a square ``side``×``side`` map of ``channels``: its feature count, in words."""
+    return f"error [channels] head: the input has {side * side * channels:,} features, the weight expects 64"
+
+
+def _size_cases() -> list[Case]:
+    """Sizes no memory holds, or no shape can have: each is computed exactly, never allocated."""
+    huge_input = put("image", "batch_input_shape", [None, HUGE, HUGE, 2])
+    return [
+        # the conv (3×3, same) keeps 2**62 a side, the 2/2 pool halves it
+        _sequential("input-2**62-squared", huge_input, CHECK_FAILS, _features(2**61)),
+        _sequential("batch-2**62", put("image", "batch_input_shape", [HUGE, 8, 8, 2]), OK, SEQUENTIAL),
+        # the conv's 8×8 output, each side grown by the upsampling or the padding
+        _sequential(
+            "upsampling-2**62",
+            _replace_pool(_resize("UpSampling2D", "size", [HUGE, HUGE])),
+            CHECK_FAILS,
+            _features(8 * HUGE),
+        ),
+        _sequential(
+            "zero-padding-2**62",
+            _replace_pool(_resize("ZeroPadding2D", "padding", HUGE)),
+            CHECK_FAILS,
+            _features(8 + 2 * HUGE),
+        ),
+        # one output pixel (ceil(8 / 2**62)), which the 2×2 pool cannot cover
+        _sequential("conv-strides-2**62", put("conv", "strides", [HUGE, HUGE]), CHECK_FAILS, _features(0)),
+        _sequential(
+            "conv-kernel-2**62",
+            put("conv", "kernel_size", [HUGE, HUGE]),
+            CHECK_FAILS,
+            f"error [params] conv: attributes promise {HUGE * HUGE * 2 * 4 + 4:,} parameters",
+        ),
+        _sequential(
+            "reshape-2**62",
+            _replace_pool(_resize("Reshape", "target_shape", [HUGE, -1])),
+            LOAD_ERROR,
+            f"target_shape [{HUGE}, -1] cannot hold the input's 256 values",
+        ),
+        _sequential(
+            "reshape-loses-values",
+            _replace_pool(_resize("Reshape", "target_shape", [7, 7])),
+            LOAD_ERROR,
+            "layer 'pool' (Reshape): target_shape [7, 7] cannot hold the input's 256 values (shape (None, 8, 8, 4))",
+        ),
+        _sequential(
+            "input-shape-bool",
+            put("image", "batch_input_shape", [None, True, 8, 2]),
+            LOAD_ERROR,
+            "input shape [None, True, 8, 2] is not a list of non-negative ints",
+        ),
+        _sequential(
+            "zero-padding-negative",
+            _replace_pool(_resize("ZeroPadding2D", "padding", -1)),
+            CHECK_FAILS,
+            "4 layers (1 conv), 271 params\nerror [padding] pool: padding must be non-negative, got [-1, -1, -1, -1]",
+        ),
+        _sequential(
+            "cropping-negative",
+            _replace_pool(_resize("Cropping2D", "cropping", [[0, -3], [1, 1]])),
+            CHECK_FAILS,
+            "4 layers (1 conv), 271 params\nerror [cropping] pool: cropping must be non-negative, got [0, -3, 1, 1]",
+        ),
+        # Keras reads a data format in any case
+        _sequential("data-format-upper-case", put("conv", "data_format", "CHANNELS_LAST"), OK, SEQUENTIAL),
+        _functional(
+            "input-layers-text",
+            lambda c: c["config"].__setitem__("input_layers", "a"),
+            LOAD_ERROR,
+            "model_config input_layers 'a' is not a list of [layer, node, index] references",
+        ),
+    ]
+
+
+def _resize(class_name: str, key: str, value: object) -> dict:
+    return {"class_name": class_name, "config": {"name": "pool", key: value}}
+
+
 def cases() -> list[Case]:
     """Every model_config case."""
-    return [*_document_cases(), *_layer_cases()]
+    return [*_document_cases(), *_layer_cases(), *_size_cases()]

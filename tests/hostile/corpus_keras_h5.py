@@ -214,6 +214,13 @@ def _dataset_cases() -> list[Case]:
             LOAD_ERROR,
             "declares shape",
         ),
+        # no element, yet the other dims span more bytes than NumPy can index: refused before any read
+        _h5(
+            "kernel-zero-with-2**62-dims",
+            _replace_dataset(KERNEL, _claims((0, 3, 2**62, 2**62))),
+            LOAD_ERROR,
+            f"declares shape (0, 3, {2**62}, {2**62}), which no array can have",
+        ),
         # integer and boolean kernels are numbers Keras casts on loading
         _h5(
             "kernel-int8",

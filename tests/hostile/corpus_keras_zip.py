@@ -88,7 +88,16 @@ def _config() -> bytes:
         return archive.read("config.json")
 
 
+def _weights_cut() -> tuple[bytes, str]:
+    """Half of ``BASE``'s weights file, and what the loader must say of it (sizes from the bytes themselves)."""
+    with zipfile.ZipFile(BASE) as archive:
+        data = archive.read("model.weights.h5")
+    half = len(data) // 2
+    return data[:half], f"truncated HDF5 file: its superblock says it has {len(data):,} bytes, it has {half:,}"
+
+
 def _zip_cases() -> list[Case]:
+    cut, truncated = _weights_cut()
     traversal = {"../../evil.json": b"{}", "/tmp/evil.json": b"{}", "..\\evil.json": b"{}", "a/../../b.json": b"{}"}
     return [
         # members are read by name, never extracted: names leaving the folder are never used
@@ -135,6 +144,15 @@ def _zip_cases() -> list[Case]:
         ),
         _zip_case("weights-not-hdf5", {"model.weights.h5": b"hello"}, LOAD_ERROR, "not a readable HDF5"),
         _zip_case("weights-missing", {"model.weights.h5": None}, LOAD_ERROR, "no model.weights.h5"),
+        # a weights file cut short inside a sound zip, stored (read in place) or deflated (inflated into memory)
+        _zip_case("weights-truncated", {"model.weights.h5": cut}, LOAD_ERROR, f"model.weights.h5: {truncated}"),
+        _zip_case(
+            "weights-truncated-deflated",
+            {"model.weights.h5": cut},
+            LOAD_ERROR,
+            f"model.weights.h5: {truncated}",
+            method=zipfile.ZIP_DEFLATED,
+        ),
         _zip_case("config-not-json", {"config.json": b"{oops"}, LOAD_ERROR, "not valid JSON"),
         _zip_case("config-a-list", {"config.json": b"[]"}, LOAD_ERROR, "not a JSON object"),
         _zip_case("config-missing", {"config.json": None}, LOAD_ERROR, "not a Keras file"),

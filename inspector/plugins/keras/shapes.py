@@ -181,12 +181,13 @@ def _reshape(config: dict[str, Any], shape: KerasShape) -> KerasShape | None:
     if not shape:
         raise LayerConfigError("Reshape takes an input with a batch dimension, this one has shape ()")
     target = list(value)
+    if any(d is None for d in shape[1:]):
+        return None if -1 in target else (shape[0], *target)
+    size, rest = math.prod(shape[1:]), math.prod(d for d in target if d != -1)  # type: ignore[misc]
+    if (rest == 0 or size % rest) if -1 in target else rest != size:
+        raise LayerConfigError(f"target_shape {shown(value)} cannot hold the input's {size:,} values (shape {shape})")
     if -1 in target:
-        known = shape[1:]
-        if any(d is None for d in known):
-            return None
-        rest = math.prod(d for d in target if d != -1)
-        target[target.index(-1)] = math.prod(known) // rest if rest else 0  # type: ignore[arg-type]
+        target[target.index(-1)] = size // rest
     return (shape[0], *target)
 
 
