@@ -8,7 +8,10 @@ The engine's own size estimates are checked against what tracemalloc sees it all
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import io
+import random
 import re
 import resource
 import subprocess
@@ -22,10 +25,15 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+import inspector
 from inspector.engine import numpy_conv, workspace
 from inspector.engine.footprint import conv_bytes, conv_transpose_bytes
+from inspector.errors import ConvolutionError
 from inspector.validation.inputs import random_array
+from inspector.validation.limits import standalone_output_shape
+from inspector.validation.rerun import rerun_bytes
 
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 MIB = 2**20
 ADDRESS_SPACE = 1 << 30
 SECONDS = 10
@@ -186,3 +194,36 @@ def test_an_inputs_file_is_sized_from_its_headers_before_it_is_read(tmp_path):
     mib = 3 * 9000 * 9001 * 4 / MIB
     result = _validate(path, "--inputs", str(tmp_path / "x.npz"))
     _refused(result, path, "input 'x'", "[1, 3, 9000, 9001]", f"{mib:,.1f} MiB", "--max-capture-mb")
+
+
+def test_sizing_a_hostile_geometry_raises_only_a_convolution_error():
+    # strides, dilations, pads, groups and dims of every kind a file can hold: zero, negative, 2**62, wrong counts
+    layers = [inspector.load(SAMPLES / "seed.onnx")["conv2"], inspector.load(SAMPLES / "conv_transpose.onnx")["up"]]
+    rng = random.Random(0)
+    values = [0, 1, 2, 3, -1, 7, 2**62]
+
+    def some(count: int) -> tuple[int, ...]:
+        return tuple(rng.choice(values) for _ in range(count))
+
+    for _ in range(2000):
+        layer = rng.choice(layers)
+        attributes = {"strides": some(rng.choice([1, 2, 3])), "dilations": some(rng.choice([1, 2, 3]))}
+        attributes |= {"pads": some(rng.choice([2, 4, 6])), "groups": rng.choice([0, 1, 2, -1])}
+        if layer.kind == "conv_transpose":
+            attributes["output_padding"] = some(rng.choice([1, 2, 3]))
+        if rng.random() < 0.3:
+            attributes |= {"pads": None, "auto_pad": rng.choice(["SAME_UPPER", "SAME_LOWER", "VALID", "NOTSET"])}
+        hostile = dataclasses.replace(layer, **attributes)
+        x, y = (1, rng.choice([0, 1, 8, 32]), *some(rng.choice([1, 2, 3]))), (1, rng.choice([0, 4, 64]), *some(2))
+        w = tuple(rng.choice([0, 1, 3, 2**40]) for _ in range(rng.choice([3, 4])))
+        with contextlib.suppress(ConvolutionError):
+            assert rerun_bytes(hostile, x, np.dtype(np.float32), w, np.dtype(np.float32), y) >= 0
+        standalone_output_shape(hostile, x)  # None where no conv has the geometry
+
+
+def test_a_conv_with_no_input_channel_computes_its_bias():
+    bias = np.array([1.5, -2.0, 0.25], np.float32)
+    y = numpy_conv.conv(np.zeros((1, 0, 6, 5), np.float32), np.zeros((3, 0, 3, 3), np.float32), bias, pads=[1] * 4)
+    np.testing.assert_array_equal(y, np.broadcast_to(bias.reshape(1, 3, 1, 1), (1, 3, 6, 5)))
+    y = numpy_conv.conv_transpose(np.zeros((1, 0, 4, 4), np.float32), np.zeros((0, 3, 2, 2), np.float32), bias)
+    np.testing.assert_array_equal(y, np.broadcast_to(bias.reshape(1, 3, 1, 1), (1, 3, 5, 5)))

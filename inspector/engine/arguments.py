@@ -45,10 +45,7 @@ def window(
     pads: Sequence[int] | None,
 ) -> Window:
     """Validated geometry of ``op`` (strides and dilations default to 1, pads to 0)."""
-    if x.ndim < 3 or w.ndim != x.ndim:
-        raise ConvolutionError(
-            f"{op} needs x of shape (N, C, *spatial) and w of the same rank, got x {x.shape} and w {w.shape}"
-        )
+    check_ranks(op, x.shape, w.shape)
     rank = x.ndim - 2
     chosen = {
         "strides": int_values(strides, rank, default=1),
@@ -63,6 +60,15 @@ def window(
         begins=chosen["pads"][:rank],
         ends=chosen["pads"][rank:],
     )
+
+
+def check_ranks(op: str, x_shape: Sequence[int], w_shape: Sequence[int]) -> None:
+    """``x`` of shape ``(N, C, *spatial)`` and ``w`` of the same rank."""
+    if len(x_shape) < 3 or len(w_shape) != len(x_shape):
+        raise ConvolutionError(
+            f"{op} needs x of shape (N, C, *spatial) and w of the same rank, got x {tuple(x_shape)} and w "
+            f"{tuple(w_shape)}"
+        )
 
 
 def int_values(values: Sequence[int] | None, count: int, *, default: int) -> tuple[int, ...]:

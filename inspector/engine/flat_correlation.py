@@ -88,7 +88,7 @@ def correlate(
     """
     if 0 in grid:
         return
-    if not offsets:
+    if not offsets or 0 in weights.shape[1:3]:  # an empty sum
         dst[...] = 0 if bias is None else bias.reshape((-1,) + (1,) * len(grid))
         return
     direct = weights.shape[2] == 1 and weights.shape[0] > 1 and _span(grid, pitch) >= DIRECT_MIN_SPAN
@@ -110,7 +110,7 @@ def correlate_bytes(
     weights are converted (another dtype, or ``absolute``).  Python integers: nothing is allocated to size it.
     """
     groups, out_per_group, in_per_group, taps = (int(n) for n in weights_shape)
-    if 0 in grid or not taps:
+    if 0 in grid or 0 in (taps, out_per_group, in_per_group):
         return 0
     if in_per_group == 1 and groups > 1 and _span(grid, pitch) >= DIRECT_MIN_SPAN:
         budget = max(1, DEPTHWISE_BLOCK_BYTES // (out_per_group * itemsize))

@@ -19,8 +19,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
+from inspector.engine.arguments import check_ranks, output_size, require
 from inspector.engine.flat_correlation import correlate_bytes
 from inspector.engine.numpy_conv import flat_pitch
+from inspector.model import invariants
 
 OBJECT_BYTES = 256
 """Bound of the Python objects (ints, tuples, list slots) the engine makes per kernel tap or stride phase."""
@@ -37,13 +39,27 @@ def conv_output(
     dilations: Sequence[int],
     pads: Sequence[int],
 ) -> tuple[int, ...]:
-    """The output shape of ``numpy_conv.conv`` (``N, O, *out``); an output size below 1 where the engine refuses."""
-    rank = len(x_shape) - 2
+    """The output shape of ``numpy_conv.conv`` (``N, O, *out``); an output size below 1 where the engine refuses.
+
+    Raises ``ConvolutionError``, as the engine does, for ranks, strides, dilations or pads no conv can have.
+    """
+    rank = check_geometry("Conv", x_shape, w_shape, strides=strides, dilations=dilations, pads=pads)
     out = [
         (n + pads[j] + pads[rank + j] - (k - 1) * d - 1) // s + 1
         for j, (n, k, s, d) in enumerate(zip(x_shape[2:], w_shape[2:], strides, dilations, strict=True))
     ]
     return (int(x_shape[0]), int(w_shape[0]), *out)
+
+
+def check_geometry(op: str, x_shape: Sequence[int], w_shape: Sequence[int], *, groups: int = 1, **geometry: Any) -> int:
+    """The spatial rank of ``x_shape``, once the engine's checks of the ranks, the groups and ``geometry``
+    (strides, dilations, pads; ``None`` is not checked) pass: ``ConvolutionError`` otherwise."""
+    check_ranks(op, x_shape, w_shape)
+    rank = len(x_shape) - 2
+    bad_groups = invariants.group_count(groups)
+    require(op, [bad_groups] if bad_groups else [])
+    require(op, invariants.geometry_violations(rank, **geometry))
+    return rank
 
 
 def conv_bytes(
@@ -62,6 +78,7 @@ def conv_bytes(
     """Bytes ``numpy_conv.conv(x, w, b, accumulate=...)`` holds at once, its result included (``absolute``: the
     ``|w|`` pass of ``conv_magnitude``, after its ``|x|``)."""
     compute = np.dtype(accumulate).itemsize
+    check_geometry("Conv", x_shape, w_shape, groups=groups, strides=strides, dilations=dilations, pads=pads)
     y_shape = conv_output(x_shape, w_shape, strides=strides, dilations=dilations, pads=pads)
     if min(y_shape[2:], default=1) < 1:
         return 0
@@ -94,8 +111,19 @@ def conv_transpose_output(
     output_padding: Sequence[int],
     output_shape: Sequence[int] | None,
 ) -> tuple[int, ...]:
-    """The output shape of ``numpy_conv.conv_transpose`` (``N, O, *out``)."""
-    rank = len(x_shape) - 2
+    """The output shape of ``numpy_conv.conv_transpose`` (``N, O, *out``); raises ``ConvolutionError`` as
+    :func:`conv_output` does (for the output padding and a requested output shape too)."""
+    rank = check_geometry(
+        "ConvTranspose", x_shape, w_shape, strides=strides, dilations=dilations, pads=pads, groups=groups
+    )
+    require(
+        "ConvTranspose",
+        invariants.geometry_violations(
+            rank, strides=strides, dilations=dilations, pads=None, output_padding=output_padding
+        ),
+    )
+    if output_shape is not None:
+        output_size("ConvTranspose", output_shape, rank)
     if output_shape is None:
         output_shape = [
             s * (n - 1) + op + (k - 1) * d + 1 - pads[j] - pads[rank + j]

@@ -108,14 +108,16 @@ def _conv(
     pitch = flat_pitch(phase_shape)
     offsets = _conv_offsets(geometry, phase_shape)
     out_channels, channels = w.shape[0], x.shape[1]
-    weights = w.reshape(groups, out_channels // groups, channels // groups, -1)  # converted by correlate()
+    weights = w.reshape(
+        groups, out_channels // groups, channels // groups, math.prod(geometry.kernel)
+    )  # converted by correlate()
     out = np.empty((x.shape[0], out_channels, *out_spatial), dtype=out_dtype)
     unpadded = all(s == 1 for s in geometry.strides) and not any(geometry.begins + geometry.ends)
     buf = None if unpadded else _zeros((channels, math.prod(geometry.strides) * math.prod(phase_shape)), compute)
     bias = _cast(bias, compute)
     for n in range(x.shape[0]):
         if buf is None:
-            sample = x[n].reshape(channels, -1).astype(compute, copy=False)
+            sample = x[n].reshape(channels, math.prod(x.shape[2:])).astype(compute, copy=False)
         else:
             sample = buf
             phases = buf.reshape(channels, *geometry.strides, *phase_shape)
@@ -206,7 +208,8 @@ def conv_transpose(
     buf_shape = [n + a.low + a.high for n, a in zip(x.shape[2:], axes, strict=True)]
     pitch = flat_pitch(buf_shape)
     # (C, O / g, *k) -> (g, O / g, C / g, taps): the layout correlate() wants
-    grouped = w.astype(compute).reshape(groups, channels // groups, w.shape[1], -1).transpose(0, 2, 1, 3)
+    grouped = w.astype(compute).reshape(groups, channels // groups, w.shape[1], math.prod(geometry.kernel))
+    grouped = grouped.transpose(0, 2, 1, 3)
     phases = []
     for combo in itertools.product(*(a.phases for a in axes)):
         taps = list(itertools.product(*(p.taps for p in combo)))

@@ -89,16 +89,19 @@ def _sized(shape: Shape | None, symbols: Mapping[str, int]) -> tuple[int, ...] |
 
 
 def standalone_output_shape(layer: ConvLayer, x_shape: tuple[int, ...]) -> tuple[int, ...] | None:
-    """The output shape of the layer run alone on an input of ``x_shape`` (``None``: it cannot run alone)."""
+    """The output shape of the layer run alone on an input of ``x_shape`` (``None``: it cannot run alone, or no
+    conv has its geometry, which its run will say)."""
     if layer.weight is None or layer.pads is None or layer.strides is None or layer.dilations is None:
         return None
     geometry = {"strides": layer.strides, "dilations": layer.dilations, "pads": layer.pads}
-    if layer.kind != "conv_transpose":
-        return footprint.conv_output(x_shape, layer.weight.shape, **geometry)
     padding = layer.output_padding or (0,) * layer.rank
-    return footprint.conv_transpose_output(
-        x_shape, layer.weight.shape, **geometry, groups=layer.groups, output_padding=padding, output_shape=None
-    )
+    transposed = {"groups": layer.groups, "output_padding": padding, "output_shape": None}
+    try:
+        if layer.kind != "conv_transpose":
+            return footprint.conv_output(x_shape, layer.weight.shape, **geometry)
+        return footprint.conv_transpose_output(x_shape, layer.weight.shape, **geometry, **transposed)
+    except ConvolutionError:
+        return None
 
 
 def check_weight(path: str, layer: ConvLayer) -> None:

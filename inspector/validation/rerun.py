@@ -41,9 +41,17 @@ class Rerun:
 
 
 def geometry(layer: ConvLayer, x_shape: tuple[int, ...], y_shape: tuple[int, ...]) -> dict[str, Any]:
-    """Engine keyword arguments of ``layer``; pads left open by ``auto_pad`` come from the runtime shapes."""
+    """Engine keyword arguments of ``layer``; pads left open by ``auto_pad`` come from the runtime shapes.
+
+    Raises ``ConvolutionError`` for attributes no conv of these shapes can have (checked before pads are derived).
+    """
     if layer.strides is None or layer.dilations is None:
         raise ConvolutionError(f"layer {layer.name}: the file does not record its strides or dilations")
+    op = "ConvTranspose" if layer.kind == "conv_transpose" else "Conv"
+    kernel = (1, 1, *layer.kernel_shape)  # only its rank is checked against the input's
+    attributes = {"strides": layer.strides, "dilations": layer.dilations, "pads": layer.pads}
+    attributes["output_padding"] = layer.output_padding if layer.kind == "conv_transpose" else None
+    footprint.check_geometry(op, x_shape, kernel, groups=layer.groups, **attributes)
     pads = layer.pads
     if pads is None and layer.kind == "conv":
         pads = conv_pads(layer.auto_pad, x_shape[2:], layer.kernel_shape, layer.strides, layer.dilations)
@@ -121,6 +129,11 @@ def rerun_bytes(
 ) -> int:
     """Bytes :func:`rerun` and the comparison after it hold at once beyond the operands, from the shapes alone
     (:mod:`inspector.engine.footprint`); raises ``ConvolutionError`` for geometry the engine cannot take."""
+    if not len(x_shape) == len(w_shape) == len(y_shape):
+        raise ConvolutionError(
+            f"layer {layer.name}: input {list(x_shape)}, weight {list(w_shape)} and output "
+            f"{list(y_shape)} are not of one rank"
+        )
     arguments = geometry(layer, x_shape, y_shape)
     rank = len(x_shape) - 2
     window = {key: arguments[key] for key in ("strides", "dilations", "pads")}
