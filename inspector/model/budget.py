@@ -42,7 +42,9 @@ def size_text(count: int) -> str:
     if count < 2**60:
         mib = f"{count / MIB:,.1f}"
         return f"{mib.removesuffix('.0')} MiB"
-    return f"{float(count):.2g} bytes"
+    if count < 2**1000:
+        return f"{float(count):.2g} bytes"
+    return f"more than 2**{count.bit_length() - 1} bytes"  # float() overflows past 1.8e308
 
 
 def check_allocation(
