@@ -29,12 +29,14 @@ def _raw_config(text: str | bytes):
     return build
 
 
-def _sequential(name: str, edit: Edit, expected: str, match: str, known_bug: str = "") -> Case:
+def sequential(name: str, edit: Edit, expected: str, match: str, **details: str) -> Case:
+    """A case of ``sequential_file`` after ``edit`` (``details`` as ``case`` takes them)."""
     build = lambda folder: sequential_file(folder, edit)  # noqa: E731
-    return case(f"keras/config/{name}", build, expected, match, known_bug=known_bug)
+    return case(f"keras/config/{name}", build, expected, match, **details)
 
 
-def _functional(name: str, edit: Edit, expected: str, match: str, known_bug: str = "") -> Case:
+def functional(name: str, edit: Edit, expected: str, match: str, known_bug: str = "") -> Case:
+    """A case of ``functional_file`` after ``edit``."""
     build = lambda folder: functional_file(folder, edit)  # noqa: E731
     return case(f"keras/config/{name}", build, expected, match, known_bug=known_bug)
 
@@ -112,66 +114,64 @@ def _document_cases() -> list[Case]:
         case("keras/config/nested-100000-deep", _raw_config("[" * 100_000), LOAD_ERROR, "not valid JSON"),
         case("keras/config/invalid-utf8", _raw_config(b"\xff\xfe{\x80}"), LOAD_ERROR, "not valid JSON"),
         case("keras/config/empty", _raw_config(""), LOAD_ERROR, "not valid JSON"),
-        _functional("root-class-missing", _drop("class_name"), LOAD_ERROR, "not a Sequential or Functional"),
-        _functional("root-class-number", _set_root("class_name", 7), LOAD_ERROR, "not a Sequential or Functional"),
-        _functional("root-is-a-layer", _set_root("class_name", "Conv2D"), LOAD_ERROR, "not a Sequential or Functional"),
-        _functional("root-config-missing", _drop("config"), LOAD_ERROR, "Functional config is not an object"),
-        _functional("root-config-text", _set_root("config", "layers"), LOAD_ERROR, "Functional config is not an"),
-        _functional("layers-an-object", _set_layers({"conv": {}}), LOAD_ERROR, "not a list"),
-        _functional("layers-null", _set_layers(None), LOAD_ERROR, "not a list"),
-        _functional("layer-entry-a-number", _append_layer(3), LOAD_ERROR, "not an object"),
-        _functional("layer-entry-a-list", _append_layer(["conv"]), LOAD_ERROR, "not an object"),
-        _functional("layer-name-a-number", replace("conv", "name", 12), LOAD_ERROR, "not a string"),
-        _functional("layer-config-a-list", replace("conv", "config", [1, 2]), LOAD_ERROR, "not an object"),
-        _functional("layer-class-missing", lambda c: layer(c, "conv").pop("class_name"), LOAD_ERROR, "class_name"),
-        _functional("layer-class-a-list", replace("conv", "class_name", ["Conv2D"]), LOAD_ERROR, "class_name"),
-        _functional("inbound-nodes-text", replace("conv", "inbound_nodes", "a"), LOAD_ERROR, "inbound_nodes"),
-        _functional("inbound-node-a-number", replace("conv", "inbound_nodes", [7]), LOAD_ERROR, "inbound node"),
-        _functional(
+        functional("root-class-missing", _drop("class_name"), LOAD_ERROR, "not a Sequential or Functional"),
+        functional("root-class-number", _set_root("class_name", 7), LOAD_ERROR, "not a Sequential or Functional"),
+        functional("root-is-a-layer", _set_root("class_name", "Conv2D"), LOAD_ERROR, "not a Sequential or Functional"),
+        functional("root-config-missing", _drop("config"), LOAD_ERROR, "Functional config is not an object"),
+        functional("root-config-text", _set_root("config", "layers"), LOAD_ERROR, "Functional config is not an"),
+        functional("layers-an-object", _set_layers({"conv": {}}), LOAD_ERROR, "not a list"),
+        functional("layers-null", _set_layers(None), LOAD_ERROR, "not a list"),
+        functional("layer-entry-a-number", _append_layer(3), LOAD_ERROR, "not an object"),
+        functional("layer-entry-a-list", _append_layer(["conv"]), LOAD_ERROR, "not an object"),
+        functional("layer-name-a-number", replace("conv", "name", 12), LOAD_ERROR, "not a string"),
+        functional("layer-config-a-list", replace("conv", "config", [1, 2]), LOAD_ERROR, "not an object"),
+        functional("layer-class-missing", lambda c: layer(c, "conv").pop("class_name"), LOAD_ERROR, "class_name"),
+        functional("layer-class-a-list", replace("conv", "class_name", ["Conv2D"]), LOAD_ERROR, "class_name"),
+        functional("inbound-nodes-text", replace("conv", "inbound_nodes", "a"), LOAD_ERROR, "inbound_nodes"),
+        functional("inbound-node-a-number", replace("conv", "inbound_nodes", [7]), LOAD_ERROR, "inbound node"),
+        functional(
             "inbound-index-text", replace("conv", "inbound_nodes", [[["a", "x", 0, {}]]]), LOAD_ERROR, "malformed"
         ),
-        _functional("inbound-reference-short", replace("conv", "inbound_nodes", [[["a"]]]), LOAD_ERROR, "malformed"),
-        _functional("inbound-keras3-history-a-number", _keras3_history("conv"), LOAD_ERROR, "never appear"),
+        functional("inbound-reference-short", replace("conv", "inbound_nodes", [[["a"]]]), LOAD_ERROR, "malformed"),
+        functional("inbound-keras3-history-a-number", _keras3_history("conv"), LOAD_ERROR, "never appear"),
         case(
             "keras/config/inbound-keras3-args-990-deep",
             _deep_keras3_args(990),
             LOAD_ERROR,
             "root attribute model_config is not valid JSON (maximum recursion depth exceeded",
         ),
-        _functional(
+        functional(
             "input-layers-name-nothing",
             lambda c: c["config"].__setitem__("input_layers", [["ghost", 0, 0]]),
             LOAD_ERROR,
             "ghost",
         ),
-        _functional(
+        functional(
             "output-layers-name-nothing",
             lambda c: c["config"].__setitem__("output_layers", [["ghost", 0, 0]]),
             LOAD_ERROR,
             "ghost",
         ),
-        _functional(
+        functional(
             "output-layers-a-number",
             lambda c: c["config"].__setitem__("output_layers", 3),
             LOAD_ERROR,
             "output_layers 3 is not a list",
         ),
-        _functional("cycle", _cycle, LOAD_ERROR, "never appear"),
-        _functional(
+        functional("cycle", _cycle, LOAD_ERROR, "never appear"),
+        functional(
             "inputs-from-nowhere", replace("add", "inbound_nodes", [[["ghost", 0, 0, {}]]]), LOAD_ERROR, "ghost"
         ),
-        _functional(
-            "chain-of-3000-listed-backwards", _long_chain_reversed(3000), OK, "3003 layers (2 conv), 76 params"
-        ),
-        _sequential("nested-100-deep", _nested_sequential(100), LOAD_ERROR, "more than 64 deep"),
-        _sequential(
+        functional("chain-of-3000-listed-backwards", _long_chain_reversed(3000), OK, "3003 layers (2 conv), 76 params"),
+        sequential("nested-100-deep", _nested_sequential(100), LOAD_ERROR, "more than 64 deep"),
+        sequential(
             "input-shape-negative", put("image", "batch_input_shape", [None, -8, 8, 2]), LOAD_ERROR, "input shape"
         ),
-        _sequential("input-shape-text", put("image", "batch_input_shape", "8x8"), LOAD_ERROR, "input shape"),
-        _sequential(
+        sequential("input-shape-text", put("image", "batch_input_shape", "8x8"), LOAD_ERROR, "input shape"),
+        sequential(
             "input-shape-nan", put("image", "batch_input_shape", [None, float("nan"), 8, 2]), LOAD_ERROR, "input shape"
         ),
-        _sequential(
+        sequential(
             "input-shape-huge",
             put("image", "batch_input_shape", [None, 1 << 40, 1 << 40, 2]),
             CHECK_FAILS,
@@ -187,97 +187,123 @@ def _keras3_history(name: str) -> Edit:
 
 def _layer_cases() -> list[Case]:
     return [
-        _sequential("kernel-size-text", put("conv", "kernel_size", "3"), LOAD_ERROR, "kernel_size '3' is not 2 int(s)"),
-        _sequential("kernel-size-wrong-rank", put("conv", "kernel_size", [3]), LOAD_ERROR, "kernel_size [3] is not 2"),
-        _sequential(
+        sequential("kernel-size-text", put("conv", "kernel_size", "3"), LOAD_ERROR, "kernel_size '3' is not 2 int(s)"),
+        sequential("kernel-size-wrong-rank", put("conv", "kernel_size", [3]), LOAD_ERROR, "kernel_size [3] is not 2"),
+        sequential(
             "kernel-size-contradicts-weight",
             put("conv", "kernel_size", [5, 5]),
             CHECK_FAILS,
             "error [kernel] conv: kernel_shape [5, 5]",
         ),
-        _sequential(
+        sequential(
             "strides-zero", put("conv", "strides", [0, 0]), CHECK_FAILS, "error [strides] conv: strides must be"
         ),
-        _sequential(
+        sequential(
             "strides-negative", put("conv", "strides", [-1, 2]), CHECK_FAILS, "error [strides] conv: strides must be"
         ),
-        _sequential("strides-bool", put("conv", "strides", [True, True]), LOAD_ERROR, "strides [True, True] is not 2"),
-        _sequential(
+        sequential("strides-bool", put("conv", "strides", [True, True]), LOAD_ERROR, "strides [True, True] is not 2"),
+        sequential(
             "dilation-zero", put("conv", "dilation_rate", 0), CHECK_FAILS, "error [dilations] conv: dilations must be"
         ),
-        _sequential("padding-unknown", put("conv", "padding", "sometimes"), LOAD_ERROR, "padding 'sometimes' is not"),
-        _sequential("padding-a-list", put("conv", "padding", ["same"]), LOAD_ERROR, "padding \"['same']\" is not"),
-        _sequential("groups-zero", put("conv", "groups", 0), CHECK_FAILS, "error [groups] conv: group must be"),
-        _sequential("groups-text", put("conv", "groups", "x"), LOAD_ERROR, "groups 'x' is not an integer"),
-        _sequential("groups-null", put("conv", "groups", None), LOAD_ERROR, "groups None is not an integer"),
+        sequential("padding-unknown", put("conv", "padding", "sometimes"), LOAD_ERROR, "padding 'sometimes' is not"),
+        sequential("padding-a-list", put("conv", "padding", ["same"]), LOAD_ERROR, "padding \"['same']\" is not"),
+        sequential("groups-zero", put("conv", "groups", 0), CHECK_FAILS, "error [groups] conv: group must be"),
+        sequential("groups-text", put("conv", "groups", "x"), LOAD_ERROR, "groups 'x' is not an integer"),
+        sequential("groups-null", put("conv", "groups", None), LOAD_ERROR, "groups None is not an integer"),
         # a serialised activation object is read as the layer's activation, never run
-        _sequential("activation-an-object", put("conv", "activation", {"class_name": "Evil"}), OK, SEQUENTIAL),
+        sequential("activation-an-object", put("conv", "activation", {"class_name": "Evil"}), OK, SEQUENTIAL),
         # pooling arguments Keras refuses: the pooling layer is blamed, its output (so the head's input) unknown
-        _sequential(
+        sequential(
             "pool-size-zero",
             put("pool", "pool_size", [0, 0]),
             CHECK_FAILS,
             "4 layers (1 conv), 271 params\nerror [pool_size] pool: pool_size must be positive, got [0, 0]",
         ),
-        _sequential(
+        sequential(
             "pool-strides-zero",
             put("pool", "strides", [0, 0]),
             CHECK_FAILS,
             "error [strides] pool: strides must be positive, got [0, 0]",
         ),
-        _sequential(
+        sequential(
             "pool-strides-negative",
             put("pool", "strides", [-2, -2]),
             CHECK_FAILS,
             "error [strides] pool: strides must be positive, got [-2, -2]",
         ),
-        _sequential("pool-size-text", put("pool", "pool_size", "big"), LOAD_ERROR, "pool_size 'big' is not 2 int(s)"),
-        _sequential(
+        sequential("pool-size-text", put("pool", "pool_size", "big"), LOAD_ERROR, "pool_size 'big' is not 2 int(s)"),
+        sequential(
             "data-format-unknown",
             put("conv", "data_format", "diagonal"),
             LOAD_ERROR,
             "layer 'conv' (Conv2D): data_format 'diagonal' is not channels_last or channels_first",
         ),
         # Keras reads any value of trainable as a truth value
-        _sequential("trainable-text", put("conv", "trainable", "sometimes"), OK, SEQUENTIAL),
-        _sequential(
+        sequential("trainable-text", put("conv", "trainable", "sometimes"), OK, SEQUENTIAL),
+        sequential(
             "reshape-target-text",
-            _replace_pool({"class_name": "Reshape", "config": {"name": "pool", "target_shape": 5}}),
+            replace_pool({"class_name": "Reshape", "config": {"name": "pool", "target_shape": 5}}),
             LOAD_ERROR,
             "layer 'pool' (Reshape): target_shape 5 is not a list of ints",
         ),
-        _sequential(
+        sequential(
             "reshape-two-unknowns",
-            _replace_pool({"class_name": "Reshape", "config": {"name": "pool", "target_shape": [-1, -1]}}),
+            replace_pool({"class_name": "Reshape", "config": {"name": "pool", "target_shape": [-1, -1]}}),
             LOAD_ERROR,
             "layer 'pool' (Reshape): target_shape [-1, -1] is not sizes of at least 0 with at most one unknown (-1)",
         ),
-        _sequential(
+        sequential(
             "zero-padding-garbage",
-            _replace_pool({"class_name": "ZeroPadding2D", "config": {"name": "pool", "padding": [[1], "x"]}}),
+            replace_pool({"class_name": "ZeroPadding2D", "config": {"name": "pool", "padding": [[1], "x"]}}),
             LOAD_ERROR,
             "layer 'pool' (ZeroPadding2D): padding [1] is not 2 int(s)",
         ),
-        _sequential(
+        sequential(
             "cropping-past-the-edge",
-            _replace_pool({"class_name": "Cropping2D", "config": {"name": "pool", "cropping": 50}}),
+            replace_pool({"class_name": "Cropping2D", "config": {"name": "pool", "cropping": 50}}),
             CHECK_FAILS,
             "4 layers (1 conv), 271 params\nerror [cropping] pool: cropping [50, 50] on spatial axis 0 takes 100 "
             "positions from an input of 8: nothing is left",
         ),
-        _sequential(
+        sequential(
             "upsampling-size-zero",
-            _replace_pool({"class_name": "UpSampling2D", "config": {"name": "pool", "size": 0}}),
+            replace_pool({"class_name": "UpSampling2D", "config": {"name": "pool", "size": 0}}),
             CHECK_FAILS,
             "4 layers (1 conv), 271 params\nerror [size] pool: size must be positive, got [0, 0]",
         ),
-        _sequential(
+        sequential(
             "concatenate-axis-text",
-            _replace_pool({"class_name": "Concatenate", "config": {"name": "pool", "axis": "x"}}),
+            replace_pool({"class_name": "Concatenate", "config": {"name": "pool", "axis": "x"}}),
             LOAD_ERROR,
             "layer 'pool' (Concatenate): axis 'x' is not an integer",
         ),
-        _sequential(
+        sequential(
+            "input-shape-bool",
+            put("image", "batch_input_shape", [None, True, 8, 2]),
+            LOAD_ERROR,
+            "input shape [None, True, 8, 2] is not a list of non-negative ints",
+        ),
+        sequential(
+            "zero-padding-negative",
+            replace_pool({"class_name": "ZeroPadding2D", "config": {"name": "pool", "padding": -1}}),
+            CHECK_FAILS,
+            "4 layers (1 conv), 271 params\nerror [padding] pool: padding must be non-negative, got [-1, -1, -1, -1]",
+        ),
+        sequential(
+            "cropping-negative",
+            replace_pool({"class_name": "Cropping2D", "config": {"name": "pool", "cropping": [[0, -3], [1, 1]]}}),
+            CHECK_FAILS,
+            "4 layers (1 conv), 271 params\nerror [cropping] pool: cropping must be non-negative, got [0, -3, 1, 1]",
+        ),
+        # Keras reads a data format in any case
+        sequential("data-format-upper-case", put("conv", "data_format", "CHANNELS_LAST"), OK, SEQUENTIAL),
+        functional(
+            "input-layers-text",
+            lambda c: c["config"].__setitem__("input_layers", "a"),
+            LOAD_ERROR,
+            "model_config input_layers 'a' is not a list of [layer, node, index] references",
+        ),
+        sequential(
             "unknown-class",
             replace("pool", "class_name", "evil>Backdoor"),
             OK_WITH_WARNING,
@@ -286,7 +312,9 @@ def _layer_cases() -> list[Case]:
     ]
 
 
-def _replace_pool(entry: dict) -> Edit:
+def replace_pool(entry: dict) -> Edit:
+    """An edit putting layer entry ``entry`` where the sequential model's pooling layer is."""
+
     def edit(config: dict) -> None:
         layers = config["config"]["layers"]
         layers[2] = entry
@@ -294,88 +322,6 @@ def _replace_pool(entry: dict) -> Edit:
     return edit
 
 
-HUGE = 2**62
-"""A size past any memory, whose products overflow 64-bit integers: every size is a Python integer."""
-
-
-def _features(side: int, channels: int = 4) -> str:
-    """What the head is told of a square ``side``×``side`` map of ``channels``: its feature count, in words."""
-    return f"error [channels] head: the input has {side * side * channels:,} features, the weight expects 64"
-
-
-def _size_cases() -> list[Case]:
-    """Sizes no memory holds, or no shape can have: each is computed exactly, never allocated."""
-    huge_input = put("image", "batch_input_shape", [None, HUGE, HUGE, 2])
-    return [
-        # the conv (3×3, same) keeps 2**62 a side, the 2/2 pool halves it
-        _sequential("input-2**62-squared", huge_input, CHECK_FAILS, _features(2**61)),
-        _sequential("batch-2**62", put("image", "batch_input_shape", [HUGE, 8, 8, 2]), OK, SEQUENTIAL),
-        # the conv's 8×8 output, each side grown by the upsampling or the padding
-        _sequential(
-            "upsampling-2**62",
-            _replace_pool(_resize("UpSampling2D", "size", [HUGE, HUGE])),
-            CHECK_FAILS,
-            _features(8 * HUGE),
-        ),
-        _sequential(
-            "zero-padding-2**62",
-            _replace_pool(_resize("ZeroPadding2D", "padding", HUGE)),
-            CHECK_FAILS,
-            _features(8 + 2 * HUGE),
-        ),
-        # one output pixel (ceil(8 / 2**62)), which the 2×2 pool cannot cover
-        _sequential("conv-strides-2**62", put("conv", "strides", [HUGE, HUGE]), CHECK_FAILS, _features(0)),
-        _sequential(
-            "conv-kernel-2**62",
-            put("conv", "kernel_size", [HUGE, HUGE]),
-            CHECK_FAILS,
-            f"error [params] conv: attributes promise {HUGE * HUGE * 2 * 4 + 4:,} parameters",
-        ),
-        _sequential(
-            "reshape-2**62",
-            _replace_pool(_resize("Reshape", "target_shape", [HUGE, -1])),
-            LOAD_ERROR,
-            f"target_shape [{HUGE}, -1] cannot hold the input's 256 values",
-        ),
-        _sequential(
-            "reshape-loses-values",
-            _replace_pool(_resize("Reshape", "target_shape", [7, 7])),
-            LOAD_ERROR,
-            "layer 'pool' (Reshape): target_shape [7, 7] cannot hold the input's 256 values (shape (None, 8, 8, 4))",
-        ),
-        _sequential(
-            "input-shape-bool",
-            put("image", "batch_input_shape", [None, True, 8, 2]),
-            LOAD_ERROR,
-            "input shape [None, True, 8, 2] is not a list of non-negative ints",
-        ),
-        _sequential(
-            "zero-padding-negative",
-            _replace_pool(_resize("ZeroPadding2D", "padding", -1)),
-            CHECK_FAILS,
-            "4 layers (1 conv), 271 params\nerror [padding] pool: padding must be non-negative, got [-1, -1, -1, -1]",
-        ),
-        _sequential(
-            "cropping-negative",
-            _replace_pool(_resize("Cropping2D", "cropping", [[0, -3], [1, 1]])),
-            CHECK_FAILS,
-            "4 layers (1 conv), 271 params\nerror [cropping] pool: cropping must be non-negative, got [0, -3, 1, 1]",
-        ),
-        # Keras reads a data format in any case
-        _sequential("data-format-upper-case", put("conv", "data_format", "CHANNELS_LAST"), OK, SEQUENTIAL),
-        _functional(
-            "input-layers-text",
-            lambda c: c["config"].__setitem__("input_layers", "a"),
-            LOAD_ERROR,
-            "model_config input_layers 'a' is not a list of [layer, node, index] references",
-        ),
-    ]
-
-
-def _resize(class_name: str, key: str, value: object) -> dict:
-    return {"class_name": class_name, "config": {"name": "pool", key: value}}
-
-
 def cases() -> list[Case]:
     """Every model_config case."""
-    return [*_document_cases(), *_layer_cases(), *_size_cases()]
+    return [*_document_cases(), *_layer_cases()]
