@@ -69,6 +69,11 @@ def check_allocation(
             f"{what} of shape {dims} needs {size_text(needed)}, past the limit of {size_text(int(limit_mb * MIB))} "
             f"({flag} raises it)"
         )
-    if element_count(max(dim, 1) for dim in dims) * itemsize > NUMPY_MAX_BYTES:  # NumPy sizes 0 dims as 1
+    if not numpy_can_hold(dims, itemsize):
         raise error(f"{what} of shape {dims} has no element, but its other dims are too large for NumPy to hold it")
     return needed
+
+
+def numpy_can_hold(shape: Sequence[int], itemsize: int) -> bool:
+    """Whether NumPy can make an array of ``shape`` (it sizes a dim of 0 as 1, so ``[0, 2**62, 2**62]`` cannot)."""
+    return element_count(max(int(dim), 1) for dim in shape) * itemsize <= NUMPY_MAX_BYTES

@@ -297,6 +297,11 @@ def _qlinear_scale(folder: Path) -> Path:
     return graph_file(folder, [quantize, conv, dequantize], tensors)
 
 
+def _emptied(tensor: TensorProto) -> TensorProto:
+    tensor.raw_data = b""
+    return tensor
+
+
 def _tensor_case(name: str, tensor: TensorProto, match: str) -> Case:
     return case(f"onnx/tensor/{name}", lambda folder: conv_file(folder, w=tensor), LOAD_ERROR, match)
 
@@ -330,6 +335,12 @@ def _tensor_cases() -> list[Case]:
         _tensor_case("terabyte-typed", _typed(TERA, [0.5] * 8), "declares shape"),
         _tensor_case("overflowing-dims", with_dims(weight(), [1 << 62] * 4), "declares shape"),
         _tensor_case("negative-dim", with_dims(weight(), [4, -2, 3, 3]), "negative dimension"),
+        _tensor_case(
+            "no-element-huge-dims",
+            with_dims(_emptied(weight()), [0, 3, 1 << 62, 1 << 62]),
+            "of shape [0, 3, 4611686018427387904, 4611686018427387904] has no element, but its other dims are too "
+            "large for NumPy",
+        ),
         _tensor_case("string-weight", strings, "string tensors"),
         _tensor_case("values-in-the-wrong-field", _values_in_the_wrong_field(), "float_data holds 0"),
         _tensor_case("unknown-element-type", _retyped(99), "not supported"),

@@ -14,6 +14,7 @@ import onnx
 from onnx import numpy_helper
 
 from inspector.errors import LoadError, UnsupportedModelError
+from inspector.model.budget import numpy_can_hold
 from inspector.model.file_checks import regular_file_size, resolved
 
 _COMPLEX = {onnx.TensorProto.COMPLEX64, onnx.TensorProto.COMPLEX128}
@@ -85,6 +86,11 @@ def tensor_reader(
     shape = declared_shape(tensor, where)
     count = math.prod(shape)
     dtype = _numpy_dtype(tensor, where)
+    if count == 0 and not numpy_can_hold(shape, dtype.itemsize):  # else the stored size tells
+        raise LoadError(
+            f"{where}: tensor {tensor.name!r} of shape {list(shape)} has no element, but its other dims are too "
+            "large for NumPy to hold it"
+        )
     dtype_name = tensor_dtype(tensor.data_type)
     if tensor.data_location == onnx.TensorProto.EXTERNAL:
         return shape, dtype_name, _external_reader(tensor, model_dir, shape, where)
