@@ -138,7 +138,7 @@ def check_layer(
         check_allocation(f"{what}: {name}", shape, np.dtype(dtype).itemsize, limit_mb, FLAG, ValidationError)
         for name, shape, dtype in tensors
     )
-    shapes = f"input {list(x_shape)}, output {list(y_shape)}"
+    shapes = f"input {list(x_shape)}, output {'unknown' if y_shape is None else list(y_shape)}"
     if held > limit:
         raise ValidationError(
             f"{what}: its {shapes} need {size_text(held)} together, past the limit of {size_text(int(limit))} "
