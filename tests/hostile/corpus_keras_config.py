@@ -195,8 +195,14 @@ def _layer_cases() -> list[Case]:
             CHECK_FAILS,
             "error [kernel] conv: kernel_shape [5, 5]",
         ),
+        # --validate runs no conv whose geometry fails its check (it ran into a TypeError: exit 3)
         sequential(
-            "strides-zero", put("conv", "strides", [0, 0]), CHECK_FAILS, "error [strides] conv: strides must be"
+            "strides-zero",
+            put("conv", "strides", [0, 0]),
+            CHECK_FAILS,
+            "error [strides] conv: strides must be",
+            validate=CHECK_FAILS,
+            validate_match="[strides] conv: strides must be positive, got [0, 0]",
         ),
         sequential(
             "strides-negative", put("conv", "strides", [-1, 2]), CHECK_FAILS, "error [strides] conv: strides must be"
@@ -224,6 +230,8 @@ def _layer_cases() -> list[Case]:
             put("pool", "strides", [0, 0]),
             CHECK_FAILS,
             "error [strides] pool: strides must be positive, got [0, 0]",
+            validate=CHECK_FAILS,
+            validate_match="[strides] pool: strides must be positive, got [0, 0]",
         ),
         sequential(
             "pool-strides-negative",

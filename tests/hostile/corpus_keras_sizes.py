@@ -80,6 +80,16 @@ def cases() -> list[Case]:
             f"target_shape [{HUGE}, -1] cannot hold the input's 256 values",
             validate=LOAD_ERROR,
         ),
+        # past ONNX's 64-bit attributes: the conv is not run under --validate (a ValueError from onnx: exit 3)
+        sequential(
+            "groups-10**30",
+            put("conv", "groups", 10**30),
+            CHECK_FAILS,
+            f"error [groups] conv: input channels C=2 are not divisible by groups={10**30}",
+            validate=CHECK_FAILS,
+            validate_match="[validation] conv: not validated: cannot run on its own: an attribute (kernel, strides, "
+            "dilations, pads or groups) is past ONNX's 64-bit integers",
+        ),
         sequential(
             "reshape-loses-values",
             replace_pool(_resize("Reshape", "target_shape", [7, 7])),

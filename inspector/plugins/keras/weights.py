@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import h5py
 
 from inspector.errors import LoadError
-from inspector.model.budget import size_text
+from inspector.model.budget import numpy_can_hold
 from inspector.plugins.keras.archive import string_list, text
 from inspector.plugins.keras.config import LayerEntry
 from inspector.plugins.keras.hdf5_access import attribute, child, dataset_facts, has_attribute, member, names
@@ -26,8 +26,6 @@ from inspector.plugins.keras.shapes import class_rank
 
 MAX_COMPRESSION = 1024
 """Largest ratio of a dataset's declared bytes to its stored bytes that is believed (compressed weights)."""
-MAX_ARRAY_BYTES = 2**63 - 1
-"""NumPy's limit on the product of an array's dims that are not 0 and its item size (even when a dim is 0)."""
 NON_TRAINABLE_ROLES = frozenset({"moving_mean", "moving_variance"})
 
 
@@ -64,12 +62,8 @@ def stored_weight(role: str, node: object, where: str) -> StoredWeight:
     if facts.virtual or facts.external:
         kind = "a virtual dataset" if facts.virtual else "a dataset with external storage"
         raise LoadError(f"{where}: is {kind}, whose bytes live in other files, never read")
-    spanned = math.prod(d for d in facts.shape if d) * facts.dtype.itemsize
-    if spanned > MAX_ARRAY_BYTES:
-        raise LoadError(
-            f"{where}: declares shape {facts.shape}, which no array can have (its dims that are not 0 make "
-            f"{size_text(spanned)}, NumPy's limit is 2**63 bytes)"
-        )
+    if not numpy_can_hold(facts.shape, facts.dtype.itemsize):
+        raise LoadError(f"{where}: declares shape {facts.shape}, which no array can have (past NumPy's 2**63 bytes)")
     declared = math.prod(facts.shape) * facts.dtype.itemsize
     limit = facts.stored_bytes * (MAX_COMPRESSION if facts.compressed else 1)
     if declared > max(limit, 0) and declared > 0:
