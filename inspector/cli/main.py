@@ -31,6 +31,7 @@ from inspector.model.input_shapes import parse_input_shape
 from inspector.options import Options
 from inspector.plugin_manager import get_plugin_manager, list_plugins, raise_errors_requested
 from inspector.report.atomic_file import atomic_file
+from inspector.report.html_report import require_html_extra, write_html
 from inspector.report.json_report import render_json, schema_text
 from inspector.report.junit import junit_xml
 from inspector.report.model_report import Report, inspect_model
@@ -119,6 +120,12 @@ def _parser() -> argparse.ArgumentParser:
         'subgraphs) in the text table too; JSON always has them, marked "constant"',
     )
     parser.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
+    parser.add_argument(
+        "--html",
+        metavar="FILE",
+        help="also write a self-contained HTML page: layer table, filter grids, norms, histograms, findings and "
+        "validation charts (needs: pip install 'conv-inspector[html]')",
+    )
     parser.add_argument(
         "--schema",
         action="store_true",
@@ -236,6 +243,8 @@ def run_inspect(argv: Sequence[str]) -> int:
         return EXIT_OK
     if not arguments.models:
         parser.error("the following arguments are required: MODEL")
+    if arguments.html is not None:
+        require_html_extra()
     if arguments.timeout is not None and not supervised():
         return run_with_deadline(argv, arguments.timeout, arguments.models)
     arguments.models = expand_models(arguments.models)  # a folder or a glob: the model files it stands for
@@ -278,6 +287,8 @@ def run_inspect(argv: Sequence[str]) -> int:
             _write(text, arguments.output)
             if arguments.junit is not None:
                 _write(junit_xml(reports), arguments.junit)
+            if arguments.html is not None:
+                write_html(reports, arguments.html, read_weights=not arguments.no_weights)
     return worst
 
 
@@ -323,6 +334,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if argv[:1] == ["plugins"] and not Path("plugins").is_file():
             return run_plugins(argv[1:])
+        if argv[:1] == ["diff"] and not Path("diff").is_file():
+            from inspector.cli.diff import run_diff  # the report modules of diff load only for it
+
+            return run_diff(argv[1:])
         return run_inspect(argv)
     except UsageError as error:
         print(f"inspect: error: {one_line(error)}", file=sys.stderr)
