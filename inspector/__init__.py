@@ -53,6 +53,7 @@ __all__ = [
     "Weight",
     "__version__",
     "analyze",
+    "diff",
     "get_plugin_manager",
     "hookimpl",
     "inspect_model",
@@ -119,3 +120,15 @@ def validation_text(result: ValidationResult) -> str:
     from inspector.report.validation_text import validation_text as render  # rich only when rendering
 
     return render(result)
+
+
+def diff(a: Model | str | Path, b: Model | str | Path, **settings: object):
+    """Compare model ``b`` with model ``a`` filter by filter, and their conv outputs where both can run.
+
+    ``settings``: ``seed`` (of the random input, default 0), ``outputs`` (False: weights only),
+    ``plugin_manager``.  Returns a :class:`inspector.validation.model_diff.DiffResult`: ``.agrees``, ``.layers``
+    (each with ``.weights.filters`` and ``.output``), ``.only_a``/``.only_b``; see ``inspect diff``.
+    """
+    from inspector.validation.model_diff import diff as run_diff  # onnxruntime only when comparing
+
+    return run_diff(a, b, **settings)  # type: ignore[arg-type]

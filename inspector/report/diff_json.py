@@ -1,0 +1,84 @@
+"""``inspect diff --format json``: the diff document of the report schema (``$defs/diff`` in ``schema.json``).
+
+NaN and Inf, which JSON cannot hold, are written as ``null``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from inspector.model.filter_diff import FilterDiff
+from inspector.validation.model_diff import DIFF_VERSION, DiffResult, LayerDiff
+
+
+def _number(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _filter(item: FilterDiff) -> dict[str, Any]:
+    return {
+        "channel": item.channel,
+        "where_a": item.where_a,
+        "where_b": item.where_b,
+        "verdict": item.verdict,
+        "max_abs": _number(item.max_abs),
+        "at": list(item.at),
+        "share_of_range": _number(item.share),
+        "scale": _number(item.scale),
+        "shift": _number(item.shift),
+        "other_channel": item.other,
+        "bias_only": item.bias_only,
+    }
+
+
+def _layer(layer: LayerDiff) -> dict[str, Any]:
+    weights, output = layer.weights, layer.output
+    fold = weights.fold
+    return {
+        "a": layer.a,
+        "b": layer.b,
+        "kind": layer.kind,
+        "matched_by": layer.by,
+        "agrees": layer.agrees,
+        "verdict": weights.verdict,
+        "problem": weights.problem or None,
+        "storage_a": weights.storage_a,
+        "storage_b": weights.storage_b,
+        "folded_bn": None
+        if fold is None
+        else {"layer": fold.bn, "epsilon": fold.epsilon, "scale": list(fold.scale), "shift": list(fold.shift)},
+        "filters": [_filter(item) for item in weights.filters],
+        "output": None
+        if output is None
+        else {
+            "agrees": output.agrees,
+            "max_abs": _number(output.max_abs),
+            "tolerance": _number(output.tolerance),
+            "share_of_tolerance": _number(output.used),
+            "worst_channel": output.channel,
+            "skipped": output.skipped or None,
+        },
+    }
+
+
+def diff_document(result: DiffResult) -> dict[str, Any]:
+    """The JSON document of ``result``."""
+    return {
+        "document": "diff",
+        "diff_version": DIFF_VERSION,
+        "a": {"path": result.path_a, "format": result.format_a},
+        "b": {"path": result.path_b, "format": result.format_b},
+        "agrees": result.agrees,
+        "outputs": result.outputs,
+        "first_unexplained": result.first_unexplained,
+        "layers": [_layer(layer) for layer in result.layers],
+        "only_a": [{"name": name, "op": op} for name, op in result.only_a],
+        "only_b": [{"name": name, "op": op} for name, op in result.only_b],
+    }
+
+
+def render_diff_json(result: DiffResult) -> str:
+    """The document as text."""
+    return json.dumps(diff_document(result), indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,175 @@
+"""``inspect diff A B``: did a conversion, quantization or optimization keep every filter of A in B?
+
+Layers are matched (:mod:`inspector.model.matching`), every matched layer's values compared filter by filter
+(:mod:`inspector.model.filter_diff`), and, where both models can run, every matched conv's output on the same input
+(:mod:`inspector.validation.output_diff`).  A BatchNormalization of A that B folded into the conv before it is
+agreement, with its factors checked against the BN's parameters.  A weighted layer left without a partner is a
+difference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pluggy
+
+from inspector.model.channel_values import ChannelValues, channel_values, identity
+from inspector.model.common import ConvLayer, Layer, Model
+from inspector.model.filter_diff import WeightDiff, compare_weights
+from inspector.model.matching import AFFINE, Pair, Side, match, side
+from inspector.model.storage import storage
+from inspector.plugin_manager import get_plugin_manager, load_model
+from inspector.validation.output_diff import Effective, OutputDiff, captured_or_run, compare_outputs
+from inspector.validation.rounding import float_format
+
+DIFF_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class LayerDiff:
+    """One matched pair: how it was matched, its weights compared, its outputs compared (``None``: not run)."""
+
+    a: str
+    b: str
+    kind: str
+    by: str
+    weights: WeightDiff
+    output: OutputDiff | None
+
+    @property
+    def agrees(self) -> bool:
+        """Weights and outputs within what rounding (or a folded BN) explains."""
+        return self.weights.agrees and (self.output is None or self.output.agrees)
+
+
+@dataclass(frozen=True, slots=True)
+class DiffResult:
+    """Everything ``inspect diff`` found, in A's layer order."""
+
+    path_a: str
+    path_b: str
+    format_a: str
+    format_b: str
+    layers: tuple[LayerDiff, ...]
+    only_a: tuple[tuple[str, str], ...]
+    only_b: tuple[tuple[str, str], ...]
+    outputs: str
+    """How outputs were compared, or why they were not."""
+
+    @property
+    def agrees(self) -> bool:
+        """Every layer matched and every pair agrees."""
+        return not self.only_a and not self.only_b and all(layer.agrees for layer in self.layers)
+
+    @property
+    def first_unexplained(self) -> str | None:
+        """A's first layer whose output difference grows past what rounding explains."""
+        return next((d.a for d in self.layers if d.output is not None and not d.output.agrees), None)
+
+
+def _folded_bn(pair: Pair, a: Side, b: Side, unmatched_a: set[str]) -> Layer | None:
+    """A's BN after ``pair.a`` that B no longer has (folded into ``pair.b``, or lost: the values tell)."""
+    bn = a.following_bn.get(pair.a.name)
+    if bn is None or bn.name not in unmatched_a or pair.b.name in b.following_bn:
+        return None
+    return bn
+
+
+def _effective(layer: ConvLayer, values: ChannelValues, seen: tuple, fold: tuple | None) -> Effective:
+    x, y = (np.asarray(v, dtype=np.float64) for v in seen)
+    shape = (y.shape[0], y.shape[1]) + (1,) * (y.ndim - 2)
+    weight = values.rows.copy()
+    bias = np.zeros(len(weight)) if values.bias is None else values.bias
+    if layer.bias is None and values.bias is not None:
+        y = y + bias.reshape(shape)  # tf2onnx's separate bias Add
+    if fold is not None:
+        y = y * fold[0].reshape(shape) + fold[1].reshape(shape)
+        weight = weight * fold[0][:, None]
+    allow_w = storage(values.rows, values.weight).allowance
+    allow_b = storage(bias.reshape(-1, 1), layer.bias).allowance.reshape(-1) if values.bias is not None else 0 * bias
+    output_type = np.asarray(seen[1]).dtype
+    unit = float_format(output_type if output_type.kind == "f" else np.float32).unit_roundoff
+    return Effective(x, y, np.abs(weight).reshape(layer.weight.shape), allow_w, allow_b, unit)
+
+
+def _outputs(manager, a: Side, b: Side, compared: list, seed: int) -> tuple[dict[str, OutputDiff], str]:
+    convs = [
+        (pair, wa, wb, diff)
+        for pair, wa, wb, diff in compared
+        if isinstance(pair.a, ConvLayer) and isinstance(pair.b, ConvLayer) and pair.a.kind == "conv"
+    ]
+    usable = [item for item in convs if not item[0].b.quantized and item[0].a.weight is not None]
+    if not usable:
+        return {}, "no conv layer of both models to run"
+    seen_a, seen_b, how = captured_or_run(manager, a, b, [(p.a, p.b) for p, *_ in usable], seed)
+    found = {}
+    for pair, wa, wb, diff in usable:
+        if isinstance(seen_a.get(pair.a.name), str) or pair.a.name not in seen_a or pair.b.name not in seen_b:
+            found[pair.a.name] = OutputDiff(skipped=seen_a.get(pair.a.name) or "not captured from the model's run")
+            continue
+        fold = None if diff.fold is None else (np.array(diff.fold.scale), np.array(diff.fold.shift))
+        ea = _effective(pair.a, wa, seen_a[pair.a.name], fold)
+        eb = _effective(pair.b, wb, seen_b[pair.b.name], None)
+        found[pair.a.name] = compare_outputs(pair.a, ea, eb)
+    return found, how
+
+
+def diff(
+    a: Model | str | Path,
+    b: Model | str | Path,
+    *,
+    seed: int = 0,
+    outputs: bool = True,
+    plugin_manager: pluggy.PluginManager | None = None,
+) -> DiffResult:
+    """Compare model ``b`` with model ``a`` (paths are loaded, and closed again, here)."""
+    manager = plugin_manager or get_plugin_manager()
+    model_a = a if isinstance(a, Model) else load_model(a, manager)
+    try:
+        model_b = b if isinstance(b, Model) else load_model(b, manager)
+    except BaseException:
+        if model_a is not a:
+            model_a.close()
+        raise
+    try:
+        return _diff(model_a, model_b, seed=seed, outputs=outputs, manager=manager)
+    finally:
+        for model, given in ((model_a, a), (model_b, b)):
+            if model is not given:
+                model.close()
+
+
+def _diff(model_a: Model, model_b: Model, *, seed: int, outputs: bool, manager) -> DiffResult:
+    side_a, side_b = side(model_a), side(model_b)
+    matching = match(side_a, side_b)
+    unmatched_a = {layer.name for layer in matching.only_a}
+    folded: set[str] = set()
+    compared = []
+    for pair in matching.pairs:
+        values_a, values_b = channel_values(side_a, pair.a), channel_values(side_b, pair.b)
+        bn = _folded_bn(pair, side_a, side_b, unmatched_a)
+        if pair.b.source_op == AFFINE and pair.a.source_op != AFFINE:  # B computes A's BN by its factors
+            bn, values_a = pair.a, identity(values_a)
+        weights = compare_weights(values_a, values_b, None)
+        if bn is not None and not weights.agrees:  # B may hold the BN folded in (else it computes it otherwise)
+            weights = compare_weights(values_a, values_b, (bn.name, channel_values(side_a, bn)))
+        if weights.fold is not None and weights.agrees:
+            folded.add(bn.name)
+        compared.append((pair, values_a, values_b, weights))
+    found, how = _outputs(manager, side_a, side_b, compared, seed) if outputs else ({}, "not compared (outputs off)")
+    layers = tuple(
+        LayerDiff(pair.a.name, pair.b.name, pair.a.kind, pair.by, weights, found.get(pair.a.name))
+        for pair, _, _, weights in compared
+    )
+    return DiffResult(
+        path_a=model_a.path,
+        path_b=model_b.path,
+        format_a=model_a.format,
+        format_b=model_b.format,
+        layers=layers,
+        only_a=tuple((x.name, x.source_op) for x in matching.only_a if x.name not in folded),
+        only_b=tuple((y.name, y.source_op) for y in matching.only_b),
+        outputs=how,
+    )

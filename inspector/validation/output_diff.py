@@ -1,0 +1,172 @@
+"""Outputs of two models' matched conv layers on the same input, and whether rounding explains their difference.
+
+Both models get the same seeded input.  A model onnxruntime runs whole (ONNX) has every matched conv's input and
+output captured (the ``capture_layers`` hook); when only B runs whole (A a Keras file, which cannot run without
+Keras), each of A's convs runs alone (the ``run_layer`` hook) on the input B's conv saw.  A bias stored in an
+``Add`` of its own is added to its conv's output, and a BatchNormalization of A folded into B is applied to A's.
+
+What rounding explains, per element, for a conv (linear in its input and its weight)::
+
+    |y_B - y_A| <= |w_B|∗|x_B - x_A| + allow_w∗|x_A| + allow_b + (γ_K(u_A) + γ_K(u_B))·(|w_A|∗|x_A|)
+                   + u_A·|y_A| + u_B·|y_B|
+
+with ``∗`` the layer's convolution, ``allow_w``/``allow_b`` the two storage types' rounding of the weights and
+bias (:mod:`inspector.model.storage`), ``K`` the terms of one output's sum, ``u`` the unit roundoff of each side's
+output type.  The difference its input carries in is measured, so a layer that fails is one where the difference
+first grows past what rounding explains, not one that inherits it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pluggy
+
+from inspector.engine.numpy_conv import conv_magnitude
+from inspector.model.common import ConvLayer, Model
+from inspector.model.matching import Side
+from inspector.validation.inputs import random_feeds
+from inspector.validation.rounding import float_format, gamma
+from inspector.validation.runtime import RuntimeRefusal, RuntimeSettings
+from inspector.validation.standalone import NotExportable
+
+BUDGET_BYTES = 256 * 2**20
+
+
+@dataclass(frozen=True, slots=True)
+class OutputDiff:
+    """One matched conv's outputs: the largest difference, the largest tolerance it is held to, and the share of
+    its tolerance the worst element uses (past 1: rounding does not explain it); ``skipped`` says why not run."""
+
+    max_abs: float = 0.0
+    tolerance: float = 0.0
+    used: float = 0.0
+    channel: int | None = None
+    skipped: str = ""
+
+    @property
+    def agrees(self) -> bool:
+        """Within what rounding explains (a skipped layer decides nothing)."""
+        return bool(self.skipped) or self.used <= 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Effective:
+    """What a side's conv computes, as compared: its input, output and what the bound needs of its values."""
+
+    x: np.ndarray
+    y: np.ndarray
+    weight: np.ndarray
+    allow_w: np.ndarray
+    allow_b: np.ndarray
+    u: float
+
+
+def _conv_args(layer: ConvLayer) -> dict:
+    return {"strides": layer.strides, "dilations": layer.dilations, "pads": layer.pads, "groups": layer.groups}
+
+
+def _unit(dtype: np.dtype) -> float:
+    try:
+        return float_format(dtype).unit_roundoff
+    except ValueError:
+        return float_format("float32").unit_roundoff
+
+
+def bound(layer: ConvLayer, a: Effective, b: Effective) -> np.ndarray:
+    """Per element, what rounding explains of ``b.y - a.y`` (module docstring), on A's geometry."""
+    args = _conv_args(layer)
+    x_a, x_b = a.x.astype(np.float64), b.x.reshape(a.x.shape).astype(np.float64)
+    terms = int(np.prod(layer.filter_shape))
+    carried = conv_magnitude(np.abs(x_b - x_a), b.weight.reshape(a.weight.shape), **args)
+    stored = conv_magnitude(np.abs(x_a), (a.allow_w + b.allow_w).reshape(a.weight.shape), a.allow_b + b.allow_b, **args)
+    magnitude = conv_magnitude(np.abs(x_a), a.weight, **args)
+    summing = (gamma(terms, a.u) + gamma(terms, b.u)) * magnitude
+    outputs = a.u * np.abs(a.y) + b.u * np.abs(b.y.reshape(a.y.shape).astype(np.float64))
+    return carried + stored + summing + outputs
+
+
+def compare_outputs(layer: ConvLayer, a: Effective, b: Effective) -> OutputDiff:
+    """The outputs of ``a`` and ``b`` against :func:`bound`."""
+    if a.y.size != b.y.size:
+        return OutputDiff(skipped=f"outputs of {a.y.size} and {b.y.size} elements")
+    allowed = bound(layer, a, b)
+    difference = np.abs(b.y.reshape(a.y.shape).astype(np.float64) - a.y.astype(np.float64))
+    ratio = difference / np.where(allowed > 0, allowed, np.finfo(np.float64).tiny)
+    worst = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
+    return OutputDiff(
+        max_abs=float(difference.max(initial=0.0)),
+        tolerance=float(allowed.max(initial=0.0)),
+        used=float(ratio[worst]) if ratio.size else 0.0,
+        channel=int(worst[1]) if ratio.ndim > 1 else None,
+    )
+
+
+def _captures(manager: pluggy.PluginManager, side: Side, layers: Sequence[ConvLayer], feeds) -> dict | None:
+    """``{layer name: (x, y)}`` from whole-model runs, or ``None`` when the model cannot run whole."""
+    try:
+        found = manager.hook.capture_layers(
+            model=side.model,
+            layers=list(layers),
+            feeds=lambda: feeds,
+            runtime=RuntimeSettings(),
+            budget_bytes=BUDGET_BYTES,
+        )
+        if found is None:
+            return None
+        return {c.layer.name: (c.operands["x"], c.output) for c in found if c.operands.get("x") is not None}
+    except RuntimeRefusal:
+        return None
+
+
+def model_feeds(a: Model, b: Model, seed: int):
+    """Seeded inputs for A, usable by B (same names and sizes; cast to B's types); ``(None, reason)`` if not."""
+    feeds = random_feeds(a, seed, {})
+    names_b = {t.name: t for t in b.inputs}
+    if set(feeds.arrays) != set(names_b):
+        return (
+            None,
+            f"the models' inputs differ ({', '.join(sorted(feeds.arrays))} against {', '.join(sorted(names_b))})",
+        )
+    cast = {}
+    for name, array in feeds.arrays.items():
+        dtype = names_b[name].dtype
+        cast[name] = array.astype(dtype) if dtype.startswith("float") else array
+    return (feeds, type(feeds)(cast, feeds.symbols, feeds.description)), ""
+
+
+def captured_or_run(
+    manager: pluggy.PluginManager, a: Side, b: Side, pairs: Sequence[tuple[ConvLayer, ConvLayer]], seed: int
+) -> tuple[dict, dict, str]:
+    """Each pair's ``(x, y)`` on A's side and B's (on A's side, a reason instead when its layer could not run), and
+    what was run (or why nothing was)."""
+    fed, reason = model_feeds(a.model, b.model, seed)
+    if fed is None:
+        return {}, {}, reason
+    feeds_a, feeds_b = fed
+    seen_b = _captures(manager, b, [q for _, q in pairs], feeds_b)
+    if seen_b is None:
+        return {}, {}, f"{b.model.path} cannot run whole in onnxruntime"
+    seen_a = _captures(manager, a, [p for p, _ in pairs], feeds_a)
+    if seen_a is not None:
+        return seen_a, seen_b, f"both models run whole on the same input (seed {seed})"
+    seen_a = {}
+    for p, q in pairs:
+        if q.name not in seen_b or p.input_shape is None:
+            continue
+        x = seen_b[q.name][0].astype(np.float32)
+        try:
+            x = x.reshape((x.shape[0], *p.input_shape[1:]))  # type: ignore[arg-type]
+            run = manager.hook.run_layer(model=a.model, layer=p, x=x, runtime=RuntimeSettings())
+        except (RuntimeRefusal, NotExportable) as error:
+            seen_a[p.name] = f"A's layer does not run alone: {error}"
+            continue
+        except (ValueError, TypeError):
+            seen_a[p.name] = f"B's layer reads an input of shape {list(x.shape)}, A's layer {list(p.input_shape)}"
+            continue
+        if run is not None:
+            seen_a[p.name] = (x, run.output)
+    how = f"{b.model.path} runs whole (seed {seed}); each conv of {a.model.path} runs alone on the input B's saw"
+    return seen_a, seen_b, how
