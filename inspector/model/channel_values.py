@@ -8,7 +8,7 @@ canonical ``(out, in)`` weight, a batch norm's ``scale, shift, mean, var`` per c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -36,6 +36,13 @@ class ChannelValues:
     filter_shape: tuple[int, ...]
     where: tuple[str, ...]
     bias_where: tuple[str, ...]
+    input_scale: float | None = None
+    """The quantization step of the layer's input (a QDQ ``DequantizeLinear``'s or a ``QLinearConv``'s
+    ``x_scale``): an int8 bias is stored in steps of it times the weight's step."""
+    bias_weight: Weight | None = None
+    bias_in_input_steps: bool = False
+    """``bias`` is in units of the input's step, which the file keeps where no layer holds it (``x_scale`` of
+    a ``QLinearConv`` fed by another): :func:`scaled_like` solves it from the other model."""
 
 
 def _where(weight: Weight, o: int) -> str:
@@ -44,16 +51,24 @@ def _where(weight: Weight, o: int) -> str:
     return layouts.index_expression(weight.role, index, layout)
 
 
-def _bias_values(side: Side, layer: Layer, bias: Weight) -> np.ndarray:
+def input_scale(side: Side, layer: Layer) -> float | None:
+    """The quantization step of ``layer``'s input: a ``QLinearConv``'s ``x_scale``, or the scale of the QDQ
+    ``DequantizeLinear`` that makes its input; ``None`` for a float input."""
+    if layer.source_op == "QLinearConv" and len(layer.inputs) > 1:
+        found = (w for other in side.model.layers for w in other.weights.values() if w.source == layer.inputs[1])
+    else:
+        makers = [other for other in side.model.layers if layer.inputs and layer.inputs[0] in other.outputs]
+        found = (w for m in makers if m.source_op == "DequantizeLinear" for w in m.weights.values())
+    scale = next(found, None)
+    return None if scale is None or scale.size != 1 else abs(float(scale.native.reshape(-1)[0]))
+
+
+def _bias_values(layer: Layer, bias: Weight, x_scale: float | None) -> np.ndarray:
     """The bias as real numbers: a ``QLinearConv``'s int32 bias is in steps of ``x_scale·w_scale``."""
     values = bias.native.astype(np.float64).reshape(-1)
     w_scale = next((p for p in getattr(layer, "weight", None).parts if p.role == "w_scale"), None)
-    if bias.dtype.startswith("int") and w_scale is not None and len(layer.inputs) > 1:
-        x_scale = next(
-            (w for other in side.model.layers for w in other.weights.values() if w.source == layer.inputs[1]), None
-        )
-        if x_scale is not None:
-            return values * float(x_scale.native.reshape(-1)[0]) * w_scale.native.astype(np.float64).reshape(-1)
+    if bias.dtype.startswith("int") and w_scale is not None:
+        return values * (x_scale or 1.0) * w_scale.native.astype(np.float64).reshape(-1)
     return values
 
 
@@ -68,9 +83,11 @@ def channel_values(side: Side, layer: Layer) -> ChannelValues:
             rows, shape = weight.array.astype(np.float64), (layer.in_features,)
             where = tuple(_where(weight, o) for o in range(layer.out_features))
         bias, _ = side.bias(layer)
-        values = None if bias is None else _bias_values(side, layer, bias)
+        x_scale = input_scale(side, layer)
+        values = None if bias is None else _bias_values(layer, bias, x_scale)
         bias_where = () if bias is None else tuple(_where(bias, o) for o in range(len(where)))
-        return ChannelValues(rows, values, weight, shape, where, bias_where)
+        unscaled = bias is not None and bias.dtype.startswith("int") and x_scale is None
+        return ChannelValues(rows, values, weight, shape, where, bias_where, x_scale, bias, unscaled)
     if layer.source_op == AFFINE:
         scale, shift = layer.weights["scale"], layer.weights["B"]
         where = tuple(f"{_where(scale, o)}, {_where(shift, o)}" for o in range(scale.size))
@@ -101,3 +118,15 @@ def identity(values: ChannelValues) -> ChannelValues:
     an ``Add``) as a BN folded into the identity."""
     count = len(values.rows)
     return ChannelValues(np.ones((count, 1)), np.zeros(count), None, (1,), values.where, ())
+
+
+def scaled_like(values: ChannelValues, reference: ChannelValues) -> ChannelValues:
+    """``values`` with a bias in units of an input step no layer holds brought to real numbers: the step is the
+    median over channels of ``reference``'s bias over these units (a wrong channel stands out against it)."""
+    if not values.bias_in_input_steps or reference.bias is None or values.bias is None:
+        return values
+    usable = values.bias != 0
+    if not usable.any():
+        return values
+    step = abs(float(np.median(reference.bias[usable] / values.bias[usable])))
+    return replace(values, bias=values.bias * step, input_scale=step, bias_in_input_steps=False)

@@ -95,6 +95,12 @@ def solve_epsilon(a_rows: np.ndarray, b_rows: np.ndarray, bn: ChannelValues) -> 
     return max(float(np.median((gamma[usable] / fitted[usable]) ** 2 - var[usable])), 0.0)
 
 
+def _bias_allowance(values: ChannelValues) -> np.ndarray | float:
+    if values.bias is None:
+        return 0.0
+    return storage(values.bias.reshape(-1, 1), values.bias_weight).allowance.reshape(-1)
+
+
 def _fit(a: np.ndarray, b: np.ndarray) -> float:
     norm = float(a @ a)
     return float(a @ b) / norm if norm > 0 else 0.0
@@ -111,9 +117,10 @@ class _Comparer:
         zeros = np.zeros(len(a.rows))
         self.bias_a = zeros if a.bias is None else a.bias
         self.bias_b = zeros if b.bias is None else b.bias
-        self.bias_allowance = 2 * U32 * (np.abs(self.bias_a) + np.abs(self.bias_b))
-        if b.bias is not None and b.weight is not None and "int8" in storage_b.name:
-            self.bias_allowance = self.bias_allowance + np.abs(self.bias_b) * 2.0**-31  # int32 steps: exact
+        self.bias_allowance = _bias_allowance(a) + _bias_allowance(b) + 2 * U32 * np.abs(self.bias_a - self.bias_b)
+        for values, kept in ((a, storage_a), (b, storage_b)):  # an int8 layer's bias: steps of x_scale·w_scale
+            if values.bias is not None and kept.step is not None and values.input_scale is not None:
+                self.bias_allowance = self.bias_allowance + values.input_scale * kept.step.reshape(-1) / 2
 
     def _largest(self, o: int, expected: np.ndarray) -> dict:
         difference = np.abs(self.b.rows[o] - expected)

@@ -26,6 +26,8 @@ class Storage:
 
     name: str
     allowance: np.ndarray
+    step: np.ndarray | None = None
+    """An int8 storage's quantization step per row (``None`` for floats)."""
 
 
 def _half_ulp(rows: np.ndarray, dtype: type) -> np.ndarray:
@@ -43,7 +45,7 @@ def _grid(rows: np.ndarray) -> tuple[str, np.ndarray] | None:
     """``(name, step per row)`` of an integer grid every row lies on, or ``None``."""
     if rows.size < 16:
         return None
-    for per_channel in (True, False):
+    for per_channel in (True, False) if rows.shape[1] >= 4 else (False,):
         values = rows if per_channel else rows.reshape(1, -1)
         peak = np.abs(values).max(axis=1, keepdims=True)
         low, high = values.min(axis=1, keepdims=True), values.max(axis=1, keepdims=True)
@@ -62,7 +64,7 @@ def storage(rows: np.ndarray, weight: Weight | None) -> Storage:
         steps = np.abs(scale.native.astype(np.float64)).reshape(-1, 1)
         where = "per channel" if steps.size > 1 else "per tensor"
         allowance = np.broadcast_to(steps / 2, rows.shape) + U32 * np.abs(rows)
-        return Storage(f"int8 {where}", allowance)
+        return Storage(f"int8 {where}", allowance, np.broadcast_to(steps, (rows.shape[0], 1)))
     dtype = weight.dtype if weight is not None else "float32"
     if dtype == "float16":
         return Storage("float16", _half_ulp(rows, np.float16))
@@ -70,6 +72,7 @@ def storage(rows: np.ndarray, weight: Weight | None) -> Storage:
         grid = _grid(rows)
         if grid is not None:
             name, step = grid
-            return Storage(f"{name} (dequantized)", np.broadcast_to(step / 2, rows.shape) + U32 * np.abs(rows))
+            allowance = np.broadcast_to(step / 2, rows.shape) + U32 * np.abs(rows)
+            return Storage(f"{name} (dequantized)", allowance, step)
         return Storage("float32", _half_ulp(rows, np.float32))
     return Storage("float64", _half_ulp(rows, np.float64))

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pluggy
 
-from inspector.model.channel_values import ChannelValues, channel_values, identity
+from inspector.model.channel_values import ChannelValues, channel_values, identity, scaled_like
 from inspector.model.common import ConvLayer, Layer, Model
 from inspector.model.filter_diff import WeightDiff, compare_weights
 from inspector.model.matching import AFFINE, Pair, Side, match, side
@@ -102,7 +102,8 @@ def _outputs(manager, a: Side, b: Side, compared: list, seed: int) -> tuple[dict
     ]
     usable = [item for item in convs if not item[0].b.quantized and item[0].a.weight is not None]
     if not usable:
-        return {}, "no conv layer of both models to run"
+        integer = "B's convs compute in integers (QLinearConv, ConvInteger): compared by their weights only"
+        return {}, integer if convs else "no conv layer matched in both models"
     seen_a, seen_b, how = captured_or_run(manager, a, b, [(p.a, p.b) for p, *_ in usable], seed)
     found = {}
     for pair, wa, wb, diff in usable:
@@ -148,7 +149,8 @@ def _diff(model_a: Model, model_b: Model, *, seed: int, outputs: bool, manager) 
     folded: set[str] = set()
     compared = []
     for pair in matching.pairs:
-        values_a, values_b = channel_values(side_a, pair.a), channel_values(side_b, pair.b)
+        values_a = channel_values(side_a, pair.a)
+        values_b = scaled_like(channel_values(side_b, pair.b), values_a)
         bn = _folded_bn(pair, side_a, side_b, unmatched_a)
         if pair.b.source_op == AFFINE and pair.a.source_op != AFFINE:  # B computes A's BN by its factors
             bn, values_a = pair.a, identity(values_a)
