@@ -180,3 +180,23 @@ def test_fifty_layer_report_with_validation_renders_and_sorts(browser, tmp_path)
     assert page.locator("#m0-layer-10 .readout").inner_text().startswith("F(0, 0)")
     assert opened.messages == []
     opened.close()
+
+
+def test_two_models_share_one_page(browser, tmp_path):
+    reports = [inspector.inspect_model(SAMPLES / name) for name in ("seed.onnx", "grouped.onnx")]
+    out = tmp_path / "two.html"
+    write_html(reports, out)
+    opened = Opened(browser, out)
+    page = opened.page
+    assert opened.messages == []
+    assert page.locator("h1").all_inner_texts() == [str(SAMPLES / "seed.onnx"), str(SAMPLES / "grouped.onnx")]
+    duplicated = page.evaluate(
+        "() => { const ids = Array.from(document.querySelectorAll('[id]'), e => e.id);"
+        " return ids.filter((id, i) => ids.indexOf(id) !== i); }"
+    )
+    assert duplicated == []
+    counts = [len(report.model.conv_layers) for report in reports]
+    assert [page.locator(f"section.layer[id^=m{k}-]").count() for k in range(2)] == counts
+    for report in reports:
+        report.model.close()
+    opened.close()

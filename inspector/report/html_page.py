@@ -16,6 +16,7 @@ from inspector.report.html_charts import error_chart
 from inspector.report.html_images import GAP, NON_FINITE, STOPS, hex_colour
 from inspector.report.html_layer import MARKS, conv_section, validation_entry
 from inspector.report.model_report import Report
+from inspector.report.validation_text import inputs_line, runtime_line
 from inspector.report.visible import visible
 from inspector.validation.result import ValidationResult
 from inspector.version import __version__
@@ -99,14 +100,14 @@ def _validation(result: ValidationResult, anchors: dict[str, str]) -> dict[str, 
         for layer in result.layers
         if (c := layer.comparison) is not None
     ]
-    runtime = result.runtime
     return {
         "passed": result.passed,
         "summary": f"{result.count('passed'):,} of {plural(len(result.layers), 'conv layer')} match onnxruntime"
         + "".join(
             f", {result.count(status):,} {status}" for status in ("failed", "error", "skipped") if result.count(status)
         ),
-        "runtime": ", ".join(f"{key} {value}" for key, value in sorted(runtime.items())),
+        "inputs": inputs_line(result),
+        "runtime": runtime_line(result) if result.runtime else "",
         "notes": list(result.notes),
         "chart": error_chart(rows),
         "layers": [

@@ -63,7 +63,8 @@ def validation_table(result: ValidationResult) -> list[Line]:
     return table_lines(COLUMNS, (_row(layer) for layer in result.layers))
 
 
-def _inputs_line(result: ValidationResult) -> str:
+def inputs_line(result: ValidationResult) -> str:
+    """How the validation inputs were made: ``validation inputs (random, seed 1): image 1×1×28×28 float32 · …``."""
     inputs = result.inputs
     tensors = ", ".join(f"{t['name']} {dims(t['shape'])} {t['dtype']}" for t in inputs.get("tensors", ()))
     origin = f"from {inputs['file']}" if inputs.get("source") == "npz" else f"random, seed {inputs.get('seed')}"
@@ -71,7 +72,8 @@ def _inputs_line(result: ValidationResult) -> str:
     return f"validation inputs ({origin}): {tensors or 'per layer, of each layer input shape'}{runs}"
 
 
-def _runtime_line(result: ValidationResult) -> str:
+def runtime_line(result: ValidationResult) -> str:
+    """How onnxruntime ran (version, providers, optimization, threads) and the tolerance rule."""
     runtime = result.runtime
     threads = runtime.get("threads") or "default"
     providers = ", ".join(runtime.get("providers", ()))
@@ -117,9 +119,9 @@ def _verdict(result: ValidationResult) -> Text:
 def render_validation(console: Console, result: ValidationResult, *, details: bool = False) -> None:
     """The validation part of the text report; ``details`` adds a line per layer that did not pass (the text
     report shows those as findings instead)."""
-    show(console, _inputs_line(result))
+    show(console, inputs_line(result))
     if result.runtime:
-        show(console, _runtime_line(result))
+        show(console, runtime_line(result))
     if result.layers:
         print_lines(console, validation_table(result))
     for layer in result.layers if details else ():
