@@ -55,6 +55,7 @@ def _layer(layer: LayerDiff) -> dict[str, Any]:
         else {
             "agrees": output.agrees,
             "max_abs": _number(output.max_abs),
+            "input_max_abs": _number(output.input_max_abs),
             "tolerance": _number(output.tolerance),
             "share_of_tolerance": _number(output.used),
             "worst_channel": output.channel,

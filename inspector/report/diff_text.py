@@ -60,9 +60,8 @@ def _output(layer: LayerDiff) -> str:
     if out.skipped:
         return f"  outputs not compared: {out.skipped}"
     mark = "✔" if out.agrees else "✘"
-    return (
-        f"  outputs {mark} max diff {out.max_abs:.3g}, {out.used:.3g} of what rounding explains (≤ {out.tolerance:.3g})"
-    )
+    explained = f"{out.used:.3g} of what rounding explains (≤ {out.tolerance:.3g})"
+    return f"  outputs {mark} max diff {out.max_abs:.3g}, {explained}; inputs differed by up to {out.input_max_abs:.3g}"
 
 
 def _layer_lines(layer: LayerDiff) -> list[str]:

@@ -41,6 +41,8 @@ class OutputDiff:
     its tolerance the worst element uses (past 1: rounding does not explain it); ``skipped`` says why not run."""
 
     max_abs: float = 0.0
+    input_max_abs: float = 0.0
+    """How far apart the two inputs were: a difference an op without weights made shows here first."""
     tolerance: float = 0.0
     used: float = 0.0
     channel: int | None = None
@@ -98,6 +100,7 @@ def compare_outputs(layer: ConvLayer, a: Effective, b: Effective) -> OutputDiff:
     worst = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
     return OutputDiff(
         max_abs=float(difference.max(initial=0.0)),
+        input_max_abs=float(np.abs(b.x.reshape(a.x.shape) - a.x).max(initial=0.0)),
         tolerance=float(allowed.max(initial=0.0)),
         used=float(ratio[worst]) if ratio.size else 0.0,
         channel=int(worst[1]) if ratio.ndim > 1 else None,
