@@ -46,9 +46,21 @@ def save(path, nodes, initializers, elem=TensorProto.FLOAT):
     return str(path)
 
 
-def two_convs(path, w1=W1, b1=B1, w2=W2, b2=B2, *, elem=TensorProto.FLOAT, dtype=np.float32, bn=False, drop=False):
+def two_convs(
+    path,
+    w1=W1,
+    b1=B1,
+    w2=W2,
+    b2=B2,
+    *,
+    elem=TensorProto.FLOAT,
+    dtype=np.float32,
+    bn=False,
+    drop=False,
+    pads=(1, 1, 1, 1),
+):
     """conv1 (pads 1) → [bn1] → relu1 → conv2, with the given weights."""
-    nodes = [helper.make_node("Conv", ["x", "W1", "B1"], ["c1"], name="conv1", pads=[1, 1, 1, 1])]
+    nodes = [helper.make_node("Conv", ["x", "W1", "B1"], ["c1"], name="conv1", pads=list(pads))]
     values = {"W1": w1, "B1": b1}
     after = "c1"
     if bn:
@@ -237,3 +249,24 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
     )
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.count("\n") == 1 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_padding_moved_keeps_every_filter_but_fails_the_first_output(tmp_path):
+    """Same weights, same output shape, pads (2, 2, 0, 0) for (1, 1, 1, 1): only the outputs can tell, and the
+    first conv is where the difference appears; conv2 inherits it through its input and does not add to it."""
+    a = two_convs(tmp_path / "a.onnx")
+    b = two_convs(tmp_path / "b.onnx", pads=(2, 2, 0, 0))
+    result = inspector.diff(a, b)
+    assert all(f.verdict == "identical" for d in result.layers for f in d.weights.filters)
+    conv1, conv2 = result.layers
+    assert not conv1.output.agrees and conv1.output.input_max_abs == 0
+    assert conv2.output.agrees and conv2.output.input_max_abs > 0.1
+    assert result.first_unexplained == "conv1" and not result.agrees
+
+
+def test_fp16_is_held_to_a_wider_output_tolerance_than_fp32(tmp_path):
+    a = two_convs(tmp_path / "a.onnx")
+    same = inspector.diff(a, a)
+    half = inspector.diff(a, two_convs(tmp_path / "b.onnx", elem=TensorProto.FLOAT16, dtype=np.float16))
+    for exact, rounded in zip(same.layers, half.layers, strict=True):
+        assert rounded.output.tolerance > 100 * exact.output.tolerance  # u16 / u32 = 2**13
