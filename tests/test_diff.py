@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -30,6 +31,7 @@ BN = {
     "var": RNG.uniform(0.2, 3.0, 8).astype(np.float32),
 }
 EPSILON = 1e-5
+SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "seed.onnx"
 
 
 def save(path, nodes, initializers, elem=TensorProto.FLOAT):
@@ -241,6 +243,7 @@ def test_a_changed_bias_fails_its_output_too(tmp_path):
         (["missing.onnx", "missing.onnx"], "missing.onnx"),
         (["only_one.onnx"], "the following arguments are required: B"),
         (["a", "b", "--seed", "x"], "invalid int value"),
+        ([str(SAMPLE), str(SAMPLE), "-o", "missing/report.txt"], "cannot write missing/report.txt: No such file"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):

@@ -57,8 +57,11 @@ def _deliver(documents: list[tuple[str, str | None]]) -> None:
         if path is None:
             sys.stdout.write(text)
             continue
-        with atomic_file(path, "w") as stream:
-            stream.write(text)
+        try:
+            with atomic_file(path, "w") as stream:
+                stream.write(text)
+        except OSError as error:
+            raise _DiffUsageError(f"cannot write {path}: {error.strerror or error}") from None
 
 
 def run_diff(argv: Sequence[str]) -> int:
@@ -74,8 +77,5 @@ def run_diff(argv: Sequence[str]) -> int:
         if debug:
             traceback.print_exc()
         print(f"inspect diff: error: {visible(str(error))}", file=sys.stderr)
-        return EXIT_USAGE
-    except OSError as error:
-        print(f"inspect diff: error: {visible(error.filename or '')}: {error.strerror or error}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_AGREE if result.agrees else EXIT_DIFFER
