@@ -111,3 +111,10 @@ def test_bad_option_values_exit_2_with_one_line(flags, message):
 def test_validation_flags_need_validate():
     result = run(SEED, "--seed", "1")
     assert result.returncode == 2 and "--seed only applies with --validate" in result.stderr
+
+
+def test_onnxruntime_keeps_its_log_lines_to_itself():
+    # tf2onnx's Resize carries an attribute onnxruntime 1.32 warns about through its default logger
+    result = run("--validate", "-q", str(SAMPLES / "keras" / "k2_conv2d_family.tf2onnx.onnx"))
+    assert result.returncode == 0, result.stderr
+    assert "onnxruntime" not in result.stderr and "\x1b" not in result.stdout + result.stderr

@@ -36,6 +36,8 @@ from inspector.errors import ValidationError
 _STATUS_PREFIX = re.compile(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ")
 _NODE_FAILURE = re.compile(r"Non-zero status code returned while running (\w+) node\. Name:'([^']*)' Status Message: ")
 _FATAL_ONLY = 4
+ort.set_default_logger_severity(_FATAL_ONLY)  # kernels warn through the default logger, not the session's (a model
+# file's deprecated attribute would print onnxruntime's log lines, colour codes included, among the report)
 
 
 _OWN_ERRORS = vars(ort.capi.onnxruntime_pybind11_state).values()
