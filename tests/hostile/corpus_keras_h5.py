@@ -61,6 +61,16 @@ def _claims(shape: tuple[int, ...], **options: object) -> Callable[[h5py.File, s
     return make
 
 
+def _inflating(handle: h5py.File, name: str) -> None:
+    """A 72 MiB kernel stored gzip-compressed in about 100 KB (zeros and a little noise per chunk): ~700×."""
+    chunk = (3, 3, 2, 2**14)
+    dataset = handle.create_dataset(name, shape=(3, 3, 2, 2**20), dtype="f4", chunks=chunk, compression="gzip")
+    block = np.zeros(chunk, np.float32)
+    block[0, 0, 0, :400] = np.random.default_rng(0).standard_normal(400)
+    for start in range(0, 2**20, 2**14):
+        dataset[..., start : start + 2**14] = block
+
+
 def _set_attr(group: str, key: str, value: object) -> Change:
     return lambda handle, folder: handle[group].attrs.__setitem__(key, value)
 
@@ -220,6 +230,14 @@ def _dataset_cases() -> list[Case]:
             _replace_dataset(KERNEL, _claims((0, 3, 2**62, 2**62))),
             LOAD_ERROR,
             f"declares shape (0, 3, {2**62}, {2**62}), which no array can have",
+            validate=LOAD_ERROR,
+        ),
+        # a small file decoding into a big array: refused before it is read
+        _h5(
+            "kernel-compressed-700x",
+            _replace_dataset(KERNEL, _inflating),
+            LOAD_ERROR,
+            "declares shape (3, 3, 2, 1048576) (75,497,472 bytes) but stores",
             validate=LOAD_ERROR,
         ),
         # integer and boolean kernels are numbers Keras casts on loading

@@ -18,14 +18,18 @@ from dataclasses import dataclass
 import h5py
 
 from inspector.errors import LoadError
-from inspector.model.budget import numpy_can_hold
+from inspector.model.budget import MIB, numpy_can_hold
 from inspector.plugins.keras.archive import string_list, text
 from inspector.plugins.keras.config import LayerEntry
 from inspector.plugins.keras.hdf5_access import attribute, child, dataset_facts, has_attribute, member, names
 from inspector.plugins.keras.shapes import class_rank
 
-MAX_COMPRESSION = 1024
-"""Largest ratio of a dataset's declared bytes to its stored bytes that is believed (compressed weights)."""
+MAX_COMPRESSION = 64
+"""Largest ratio of a compressed dataset's declared bytes to its stored bytes that is believed: a file may not
+make the tool decode more than this many times its own bytes (a pruned layer compresses ~10×; Keras never
+compresses)."""
+SMALL_DECODE = 16 * MIB
+"""A compressed dataset declaring at most this many bytes is believed whatever its ratio (an all-zero bias)."""
 NON_TRAINABLE_ROLES = frozenset({"moving_mean", "moving_variance"})
 
 
@@ -65,10 +69,12 @@ def stored_weight(role: str, node: object, where: str) -> StoredWeight:
     if not numpy_can_hold(facts.shape, facts.dtype.itemsize):
         raise LoadError(f"{where}: declares shape {facts.shape}, which no array can have (past NumPy's 2**63 bytes)")
     declared = math.prod(facts.shape) * facts.dtype.itemsize
-    limit = facts.stored_bytes * (MAX_COMPRESSION if facts.compressed else 1)
+    limit = max(facts.stored_bytes * MAX_COMPRESSION, SMALL_DECODE) if facts.compressed else facts.stored_bytes
     if declared > max(limit, 0) and declared > 0:
+        believed = f" compressed (at most {MAX_COMPRESSION}× that, or 16 MiB, is decoded)" if facts.compressed else ""
         raise LoadError(
-            f"{where}: declares shape {facts.shape} ({declared:,} bytes) but stores {facts.stored_bytes:,} bytes"
+            f"{where}: declares shape {facts.shape} ({declared:,} bytes) but stores {facts.stored_bytes:,} "
+            f"bytes{believed}"
         )
     return StoredWeight(role=role, dataset=node, source=facts.path, shape=facts.shape, dtype=str(facts.dtype))
 
