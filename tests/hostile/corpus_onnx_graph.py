@@ -237,6 +237,19 @@ def _graph_cases() -> list[Case]:
         ),
         _graph_case("no-opset", [conv], OK_WITH_WARNING, "No opset import for domain", [weight()], opset_imports=[]),
         _graph_case(
+            "input-nothing-provides",
+            [_relu("x", "h"), helper.make_node("Add", ["h", "ghost"], ["y"], name="plus")],
+            LOAD_ERROR,
+            "node 'plus' (Add) reads tensor 'ghost', which no node, initializer or graph input provides",
+        ),
+        _graph_case(
+            "attribute-the-op-does-not-define",
+            [helper.make_node("Conv", ["x", "w"], ["y"], name="c", padding=[1, 1, 1, 1])],
+            CHECK_FAILS,
+            "error [attributes] c: Conv has no attribute 'padding' (onnx.checker and onnxruntime refuse the node)",
+            [weight()],
+        ),
+        _graph_case(
             "weight-is-a-graph-input",
             [helper.make_node("Conv", ["x", "x"], ["y"], name="c")],
             OK_WITH_WARNING,

@@ -41,27 +41,15 @@ _HEAP = (LOAD_ERROR, "corrupt HDF5 global heap at byte", "")
 
 
 def _dangling(tensor: str) -> Answer:
-    known_bug = (
-        f"a node reads {tensor!r}, which no node, initializer or graph input provides (a name changed by the flip); "
-        "the ONNX loader (load_onnx.py / graph.py) checks cycles and tensors produced twice but not tensors produced "
-        "by nothing, so the file is read as valid and the node silently loses that input (a Conv whose weight it is "
-        "is listed as 'other'): a graph naming a tensor nothing provides should be refused, naming it"
-    )
-    return LOAD_ERROR, repr(tensor), known_bug
+    """A flip renamed a tensor a node reads: nothing provides it any more, and the file is refused naming it."""
+    return LOAD_ERROR, f"reads tensor {tensor!r}, which no node, initializer or graph input provides", ""
 
 
 FLIPPED: dict[str, Answer] = {
     "broken_grouped.onnx": _ONNX,
     "classifier.onnx": (OK, "7 layers (1 conv), 794 params", ""),
     "constant_weights.onnx": (LOAD_ERROR, "attribute.name is b'valu\\xe5', not UTF-8 text", ""),
-    "conv1d.onnx": (
-        CHECK_FAILS,
-        "`ads",
-        "a flip renamed the Conv's attribute 'pads' to '`ads', an attribute Conv does not have (onnx.checker and "
-        "onnxruntime refuse the model), yet the report says all checks hold: _conv_layer (load_onnx.py) reads the "
-        "attributes it knows and ignores the rest, so the Conv is taken as unpadded; no check names an attribute "
-        "a conv does not define",
-    ),
+    "conv1d.onnx": (CHECK_FAILS, "Conv has no attribute '`ads' (onnx.checker and onnxruntime refuse the node)", ""),
     # the If lost its then_branch and the other branch's Conv became 'Bonv': what is left has no conv to check
     "conv_in_if.onnx": (OK, "2 layers (0 conv), 12 params", ""),
     "conv3d.onnx": _ONNX,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import onnx
@@ -64,3 +65,20 @@ class NodeAttributes:
         if not isinstance(value, str):
             raise self._wrong(name, "a string")
         return value
+
+
+@functools.cache
+def _defined_attributes(op: str, version: int) -> frozenset[str] | None:
+    """The attributes ONNX defines for standard op ``op`` at opset ``version`` (``None``: an op onnx does not know)."""
+    try:
+        return frozenset(onnx.defs.get_schema(op, max_inclusive_version=version, domain="").attributes)
+    except onnx.defs.SchemaError:
+        return None
+
+
+def undefined_attributes(node: onnx.NodeProto, version: int) -> list[str]:
+    """The attributes of a standard-domain ``node`` that its op does not define at opset ``version``."""
+    defined = _defined_attributes(node.op_type, version)
+    if defined is None:
+        return []
+    return [attribute.name for attribute in node.attribute if attribute.name not in defined]

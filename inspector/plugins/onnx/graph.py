@@ -94,11 +94,14 @@ class GraphScope:
         self.model_dir = model_dir
         self.file_label = file_label
         self.opsets = opsets
+        self.version = next((o.version for o in opsets if o.domain in ("", "ai.onnx")), onnx.defs.onnx_opset_version())
+        """The standard domain's opset version the graph is written for."""
         self.parent = parent
         self._types: dict[str, onnx.TypeProto] = {}
         for value in [*graph.input, *graph.output, *graph.value_info]:
             self._types[value.name] = value.type
         self._initializers = {tensor.name: tensor for tensor in graph.initializer}
+        self._inputs = {value.name for value in graph.input}
         self.nodes = [Node(node, tuple(node.input), tuple(node.output)) for node in graph.node]
         self._producers: dict[str, Node] = {}
         for node in self.nodes:
@@ -120,6 +123,16 @@ class GraphScope:
             parent=self,
             fold_limit_mb=self.fold_limit_mb,
         )
+
+    def provides(self, name: str) -> bool:
+        """Whether tensor ``name`` comes from a node, an initializer or an input of this graph or of one enclosing
+        it (a name nothing provides makes the file invalid: onnx.checker and onnxruntime refuse it)."""
+        scope: GraphScope | None = self
+        while scope is not None:
+            if name in scope._producers or name in scope._initializers or name in scope._inputs:
+                return True
+            scope = scope.parent
+        return False
 
     # -- shapes ---------------------------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from inspector.model.budget import DEFAULT_FOLD_MB, MAX_NESTING
 from inspector.model.common import ConvLayer, Layer, Model, TensorInfo
 from inspector.model.findings import Finding
 from inspector.options import Options
+from inspector.plugins.onnx.attributes import undefined_attributes
 from inspector.plugins.onnx.graph import RANDOM_OPS, GraphScope, Node, named_subgraphs
 from inspector.plugins.onnx.layers import CONV_OPS, node_layer, not_a_conv_layer
 from inspector.plugins.onnx.onnx_errors import NOT_INFERRED, UNREADABLE
@@ -192,7 +193,15 @@ def _walk(
         proto, outputs = node.proto, node.outputs
         own = proto.name or (outputs[0] if outputs and outputs[0] else f"{proto.op_type}_{index}")
         name = _unique(prefix + own, taken)
+        for tensor in node.inputs:
+            if tensor and not scope.provides(tensor):
+                raise LoadError(
+                    f"{scope.file_label}: node {own!r} ({proto.op_type}) reads tensor {tensor!r}, which no node, "
+                    "initializer or graph input provides"
+                )
         layer = node_layer(node, scope, name, notes)
+        if proto.domain in ("", "ai.onnx"):
+            notes += [_undefined_attribute(proto.op_type, name, a) for a in undefined_attributes(proto, scope.version)]
         if proto.op_type in CONV_OPS and proto.domain in ("", "ai.onnx") and not isinstance(layer, ConvLayer):
             notes.append(not_a_conv_layer(proto.op_type, layer))
         bodies = named_subgraphs(proto)
@@ -209,6 +218,11 @@ def _walk(
                 constants=set(constants),  # a body's own tensors stay in the body
                 notes=notes,
             )
+
+
+def _undefined_attribute(op: str, layer: str, attribute: str) -> Finding:
+    message = f"{op} has no attribute {attribute!r} (onnx.checker and onnxruntime refuse the node)"
+    return Finding(severity="error", check="attributes", layer=layer, message=message)
 
 
 def _computes_constant(op: str, layer: Layer, scope: GraphScope, constants: set[str]) -> bool:
