@@ -64,22 +64,25 @@ def propagated_values(model: onnx.ModelProto) -> tuple[int, str]:
     pending = [model.graph]
     while pending:
         graph = pending.pop()
-        lengths = {tensor.name: tuple(tensor.dims) for tensor in graph.initializer}
-        for value in [*graph.input, *graph.value_info, *graph.output]:
-            shape = shape_of(value.type)
-            if shape is not None:
-                lengths.setdefault(value.name, shape)
+        read: list[str] = []  # the inputs of the propagating nodes, in order
         for node in graph.node:
             pending.extend(attribute.g for attribute in node.attribute if attribute.HasField("g"))
             pending.extend(body for attribute in node.attribute for body in attribute.graphs)
-            if node.op_type not in PROPAGATING_OPS or node.domain not in ("", "ai.onnx"):
-                continue
-            for tensor in node.input:
-                shape = lengths.get(tensor)
-                size = shape[0] if shape is not None and len(shape) == 1 and isinstance(shape[0], int) else 1
-                count += size
-                if size > most:
-                    largest, most = tensor, size
+            if node.op_type in PROPAGATING_OPS and node.domain in ("", "ai.onnx"):
+                read.extend(node.input)
+        if not read:
+            continue
+        wanted = set(read)
+        lengths = {tensor.name: tuple(tensor.dims) for tensor in graph.initializer if tensor.name in wanted}
+        for value in [*graph.input, *graph.value_info, *graph.output]:
+            if value.name in wanted and value.name not in lengths:
+                lengths[value.name] = shape_of(value.type)
+        for tensor in read:
+            shape = lengths.get(tensor)
+            size = shape[0] if shape is not None and len(shape) == 1 and isinstance(shape[0], int) else 1
+            count += size
+            if size > most:
+                largest, most = tensor, size
     return count, largest
 
 
