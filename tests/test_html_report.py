@@ -121,6 +121,27 @@ def test_names_from_the_file_are_escaped(tmp_path):
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&amp;\\x1b[2J" in page
 
 
+def test_text_from_the_file_never_drives_the_terminal_or_the_page(tmp_path):
+    """Hostile text in every kind of name the page shows: node, tensors, graph input, a symbolic dim, producer."""
+    hostile = '<b>"&\x1b[2J\u202e'
+    conv = helper.make_node("Conv", [f"x{hostile}", f"w{hostile}"], [f"y{hostile}"], name=f"conv{hostile}")
+    graph = helper.make_graph(
+        [conv],
+        f"g{hostile}",
+        [helper.make_tensor_value_info(f"x{hostile}", TensorProto.FLOAT, [f"N{hostile}", 1, 8, 8])],
+        [helper.make_tensor_value_info(f"y{hostile}", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(np.ones((2, 1, 3, 3), np.float32), f"w{hostile}")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10)
+    model.producer_name = f"p{hostile}"
+    onnx.save(model, tmp_path / "hostile.onnx")
+    page = render_html([inspector.inspect_model(tmp_path / "hostile.onnx")])
+    assert "\x1b" not in page and "\u202e" not in page and "<b>" not in page
+    shown = "&lt;b&gt;&#34;&amp;\\x1b[2J\\u202e"
+    for text in (f"conv{shown}", f"x{shown}", f"N{shown}", f"p{shown}"):
+        assert text in page, text
+
+
 def test_grid_colours_follow_the_scale(tmp_path):
     # filter 0 = [+1, 0, -1] (the layer's largest magnitude is 1), filter 1 = [NaN, 0, 0]
     weight = np.array([[[[1.0, 0.0, -1.0]]], [[[np.nan, 0.0, 0.0]]]])

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import jinja2
+import markupsafe
 
 from inspector.model.common import ConvLayer, DenseLayer, Layer
 from inspector.model.findings import plural
@@ -24,6 +25,14 @@ from inspector.version import __version__
 TEMPLATE = "report.html.j2"
 
 
+def _shown(value: object) -> object:
+    """Every text the template prints, with control characters made visible (names, dims, messages from the file);
+    markup the page builds itself (``Markup``) is printed as it is."""
+    if isinstance(value, str) and not isinstance(value, markupsafe.Markup):
+        return visible(value)
+    return value
+
+
 def _environment() -> jinja2.Environment:
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("inspector.report", "templates"),
@@ -31,6 +40,7 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_shown,
     )
     environment.filters["visible"] = visible
     environment.filters["number"] = lambda value: "" if value is None else f"{value:,}"
