@@ -445,7 +445,7 @@ def test_lowest_versions_are_those_pinned():
     pinned = dict(
         line.split("==") for line in (ROOT / "constraints/lowest.txt").read_text().splitlines() if "==" in line
     )
-    for item in stated[1].split(", "):
+    for item in re.split(r",\s+", stated[1]):
         name, version = item.split()
         assert pinned.get(name) == version, f"README says {name} {version}, constraints/lowest.txt pins {pinned}"
 
