@@ -79,9 +79,9 @@ def two_convs(
 BN_NAMES = [f"bn_{k}" for k in BN]
 
 
-def folded():
-    """conv1's weight and bias with bn1 folded in, by NumPy in float64."""
-    scale = BN["scale"].astype(np.float64) / np.sqrt(BN["var"].astype(np.float64) + EPSILON)
+def folded(epsilon=EPSILON):
+    """conv1's weight and bias with bn1 folded in (with ``epsilon``), by NumPy in float64."""
+    scale = BN["scale"].astype(np.float64) / np.sqrt(BN["var"].astype(np.float64) + epsilon)
     shift = BN["B"] - BN["mean"].astype(np.float64) * scale
     return scale, shift, (W1 * scale[:, None, None, None]).astype(np.float32), (B1 * scale + shift).astype(np.float32)
 

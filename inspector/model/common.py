@@ -154,6 +154,8 @@ class Layer:
     source_layer: str = ""
     activation: str | None = None
     constant: bool = False
+    epsilon: float | None = None
+    """A batch norm's epsilon as the file states it (``None``: the file does not say, e.g. weights only)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "weights", _frozen_weights(self.weights))

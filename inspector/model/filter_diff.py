@@ -4,8 +4,9 @@ Each output channel's filter (and bias) of B is, against A's: ``identical`` bit 
 what the two storage types' rounding can change (:mod:`inspector.model.storage`: half an ulp, half an int8
 step); ``folded``, A's filter times the per-channel factor of the BatchNormalization that follows A's layer and
 that B no longer has, its bias A's times that factor plus the BN's shift (``scale = gamma/sqrt(var + eps)``,
-``shift = beta - mean·scale``; ``eps`` is not stored with the weights, so it is solved from the filters and
-reported); ``scaled``, A's filter times a factor with no BN of A to explain it; ``dead``, all zero on one side
+``shift = beta - mean·scale``, ``eps`` the BN's own as its file states it; only a file that does not state it
+(weights only) has it solved from the filters, held to at most :data:`MAX_SOLVED_EPSILON`, and reported as solved);
+``scaled``, A's filter times a factor with no BN of A to explain it; ``dead``, all zero on one side
 only; ``swapped``, equal within rounding to another channel of A; else ``different``, with its largest difference,
 where in the filter, and its share of A's filter's range.
 """
@@ -22,6 +23,8 @@ from inspector.model.storage import U32, Storage, storage
 AGREEING = ("identical", "rounding", "folded")
 FOLD_SLACK = 8 * U32
 """Relative rounding of a folded value: the product, the shift's two terms and the fitted factor, float32."""
+MAX_SOLVED_EPSILON = 1e-2
+"""The largest epsilon a solved fit may take (frameworks use 1e-5…1e-3): a larger one hides a wrong fold."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +53,14 @@ class FilterDiff:
 
 @dataclass(frozen=True, slots=True)
 class Fold:
-    """The BatchNormalization of A folded into B's layer: its name, the epsilon solved and the factors."""
+    """The BatchNormalization of A folded into B's layer: its name, its epsilon (``solved``: fitted from the
+    filters, the file not stating it) and the factors."""
 
     bn: str
     epsilon: float
     scale: tuple[float, ...]
     shift: tuple[float, ...]
+    solved: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,9 +173,12 @@ class _Comparer:
         return FilterDiff(**where, verdict="different", **largest)
 
 
-def compare_weights(a: ChannelValues, b: ChannelValues, folded_bn: tuple[str, ChannelValues] | None) -> WeightDiff:
-    """Compare B's values with A's, channel by channel; ``folded_bn`` is A's BN (name, values) that B's layer
-    should hold folded in, when A's layer is followed by one that B lacks."""
+def compare_weights(
+    a: ChannelValues, b: ChannelValues, folded_bn: tuple[str, ChannelValues, float | None] | None
+) -> WeightDiff:
+    """Compare B's values with A's, channel by channel; ``folded_bn`` is A's BN (name, values, epsilon or
+    ``None`` when its file does not state it) that B's layer should hold folded in, when A's layer is followed by
+    one that B lacks."""
     if a.rows.shape != b.rows.shape:
         problem = f"{a.rows.shape[0]}×{a.rows.shape[1]} values against {b.rows.shape[0]}×{b.rows.shape[1]}"
         return WeightDiff("", "", (), problem=f"the filters have different shapes: {problem}")
@@ -179,8 +187,11 @@ def compare_weights(a: ChannelValues, b: ChannelValues, folded_bn: tuple[str, Ch
     fold = None
     factors = None
     if folded_bn is not None:
-        epsilon = solve_epsilon(a.rows, b.rows, folded_bn[1])
-        factors = bn_factors(folded_bn[1], epsilon)
-        fold = Fold(folded_bn[0], epsilon, tuple(map(float, factors[0])), tuple(map(float, factors[1])))
+        name, bn, epsilon = folded_bn
+        solved = epsilon is None
+        if solved:
+            epsilon = min(solve_epsilon(a.rows, b.rows, bn), MAX_SOLVED_EPSILON)
+        factors = bn_factors(bn, epsilon)
+        fold = Fold(name, epsilon, tuple(map(float, factors[0])), tuple(map(float, factors[1])), solved)
     filters = tuple(comparer.filter(o, factors) for o in range(len(a.rows)))
     return WeightDiff(storage_a.name, storage_b.name, filters, fold)

@@ -48,7 +48,13 @@ def _layer(layer: LayerDiff) -> dict[str, Any]:
         "storage_b": weights.storage_b,
         "folded_bn": None
         if fold is None
-        else {"layer": fold.bn, "epsilon": fold.epsilon, "scale": list(fold.scale), "shift": list(fold.shift)},
+        else {
+            "layer": fold.bn,
+            "epsilon": fold.epsilon,
+            "epsilon_solved": fold.solved,
+            "scale": list(fold.scale),
+            "shift": list(fold.shift),
+        },
         "filters": [_filter(item) for item in weights.filters],
         "output": None
         if output is None

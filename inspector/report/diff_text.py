@@ -25,9 +25,8 @@ def _weights(weights: WeightDiff) -> str:
     if weights.fold is not None:
         fold = weights.fold
         scales = f"{min(fold.scale):.4g}…{max(fold.scale):.4g}"
-        text += (
-            f"; holds BatchNormalization {visible(fold.bn)} as scale·x + shift (eps {fold.epsilon:.3g}, scale {scales})"
-        )
+        eps = f"eps {fold.epsilon:.3g}" + (", solved: the file does not state it" if fold.solved else "")
+        text += f"; holds BatchNormalization {visible(fold.bn)} as scale·x + shift ({eps}, scale {scales})"
     return text
 
 

@@ -156,7 +156,7 @@ def _diff(model_a: Model, model_b: Model, *, seed: int, outputs: bool, manager) 
             bn, values_a = pair.a, identity(values_a)
         weights = compare_weights(values_a, values_b, None)
         if bn is not None and not weights.agrees:  # B may hold the BN folded in (else it computes it otherwise)
-            weights = compare_weights(values_a, values_b, (bn.name, channel_values(side_a, bn)))
+            weights = compare_weights(values_a, values_b, (bn.name, channel_values(side_a, bn), bn.epsilon))
         if weights.fold is not None and weights.agrees:
             folded.add(bn.name)
         compared.append((pair, values_a, values_b, weights))

@@ -344,6 +344,12 @@ def _dense(call: LayerCall, name: str, weights: Sequence[StoredWeight], inputs, 
     return BuiltCall((layer,), out_shape)
 
 
+def _epsilon(config: dict) -> float | None:
+    """A BatchNormalization's epsilon (Keras' default 1e-3); ``None`` when no config states it (weights only)."""
+    value = config.get("epsilon", 1e-3) if config else None
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def _plain(call: LayerCall, name: str, weights: Sequence[StoredWeight], inputs, first: bool) -> BuiltCall:
     """BatchNormalization (per-channel vectors) or any other layer (weights kept as stored)."""
     batch_norm = call.class_name == "BatchNormalization"
@@ -359,6 +365,7 @@ def _plain(call: LayerCall, name: str, weights: Sequence[StoredWeight], inputs, 
         output_shape=common_shape(out_shape, first),
         weights={w.role: make_weight(w, "C" if batch_norm else "", call.trainable) for w in weights},
         activation=activation,
+        epsilon=_epsilon(call.config) if batch_norm else None,
     )
     return BuiltCall((layer,), out_shape)
 

@@ -99,7 +99,8 @@ def node_layer(node: Node, scope: GraphScope, name: str, notes: list[Finding]) -
             for position, (role, trainable) in enumerate(roles, start=1)
             if (w := _weight(scope, _input(inputs, position), role, "C", trainable=trainable)) is not None
         }
-        return Layer(kind="batch_norm", weights=weights, **common)
+        stated = [a.f for a in proto.attribute if a.name == "epsilon" and a.type == onnx.AttributeProto.FLOAT]
+        return Layer(kind="batch_norm", weights=weights, epsilon=stated[0] if stated else 1e-5, **common)
     weights = {}
     folding = bool(outputs) and scope.is_constant(outputs[0])  # part of a constant subgraph, not a layer's math
     for tensor in inputs if not folding else ():

@@ -1,0 +1,47 @@
+"""``inspect diff`` against the findings of its review: a BN folded with the wrong epsilon, layers whose names
+differ only by a suffix, a changed op without weights, outputs that cannot be computed.  Pairs are built here (the
+helpers of :mod:`tests.test_diff`); expected values come from NumPy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from inspector.model.channel_values import ChannelValues
+from inspector.model.filter_diff import MAX_SOLVED_EPSILON, compare_weights
+from tests.conftest import report_json
+from tests.test_diff import BN, W1, folded, run, two_convs
+
+
+@pytest.mark.parametrize("epsilon", [0.5, 100.0])
+def test_bn_folded_with_a_wrong_epsilon_differs(tmp_path, epsilon):
+    _, _, w1, b1 = folded(epsilon)
+    result = run(two_convs(tmp_path / "a.onnx", bn=True), two_convs(tmp_path / "b.onnx", w1=w1, b1=b1), "--no-outputs")
+    assert result.returncode == 1, result.stdout
+    assert "✘ conv1 ↔ conv1" in result.stdout
+
+
+def test_bn_folded_reports_the_epsilon_its_file_states(tmp_path):
+    _, _, w1, b1 = folded()
+    a, b = two_convs(tmp_path / "a.onnx", bn=True), two_convs(tmp_path / "b.onnx", w1=w1, b1=b1)
+    fold = report_json(run(a, b, "--format", "json").stdout)["layers"][0]["folded_bn"]
+    assert fold["epsilon"] == pytest.approx(1e-5, rel=1e-6) and fold["epsilon_solved"] is False
+
+
+def _values(rows, bias):
+    count = len(rows)
+    where = tuple(f"W[{o}]" for o in range(count))
+    return ChannelValues(rows, bias, None, (rows.shape[1],), where, ())
+
+
+def test_an_epsilon_the_file_does_not_state_is_solved_within_a_plausible_range():
+    """Weights only: epsilon is fitted, said to be, and never so large that it excuses a wrong fold."""
+    bn = _values(np.stack([BN[k].astype(np.float64) for k in ("scale", "B", "mean", "var")], axis=1), None)
+    a = _values(W1.reshape(8, -1).astype(np.float64), np.zeros(8))
+    for epsilon, agrees in ((1e-3, True), (100.0, False)):
+        scale = BN["scale"] / np.sqrt(BN["var"].astype(np.float64) + epsilon)
+        shift = BN["B"] - BN["mean"] * scale
+        b = _values(a.rows * scale[:, None], shift)
+        weights = compare_weights(a, b, ("bn", bn, None))
+        assert weights.fold.solved and weights.fold.epsilon <= MAX_SOLVED_EPSILON
+        assert weights.agrees is agrees
