@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from onnx import helper
 
 from inspector.model.channel_values import ChannelValues
 from inspector.model.filter_diff import MAX_SOLVED_EPSILON, compare_weights
 from tests.conftest import report_json
-from tests.test_diff import BN, W1, folded, run, two_convs
+from tests.test_diff import BN, W1, folded, run, save, two_convs
 
 
 @pytest.mark.parametrize("epsilon", [0.5, 100.0])
@@ -45,3 +46,32 @@ def test_an_epsilon_the_file_does_not_state_is_solved_within_a_plausible_range()
         weights = compare_weights(a, b, ("bn", bn, None))
         assert weights.fold.solved and weights.fold.epsilon <= MAX_SOLVED_EPSILON
         assert weights.agrees is agrees
+
+
+def _two_parallel(path, names, weights):
+    """Two convs reading ``x`` (named ``names``, weights ``weights``), their outputs concatenated (``ya`` first)."""
+    nodes = [
+        helper.make_node("Conv", ["x", f"W{n}"], [out], name=name, pads=[1, 1, 1, 1])
+        for n, (name, out) in enumerate(zip(names, ("ya", "yb"), strict=True))
+    ]
+    nodes.append(helper.make_node("Concat", ["ya", "yb"], ["y"], axis=1))
+    return save(path, nodes, {f"W{n}": w for n, w in enumerate(weights)})
+
+
+@pytest.mark.parametrize("swapped", [False, True])
+def test_names_that_differ_by_a_suffix_pair_by_the_exact_path_part(tmp_path, swapped):
+    """``conv_1`` is tf2onnx's ``m/conv_1/BiasAdd``, never ``m/conv_2/BiasAdd`` (both are ``conv`` stripped)."""
+    first, second = W1[:4], W1[4:] * 2
+    a = _two_parallel(tmp_path / "a.onnx", ("conv_1", "conv_2"), (first, second))
+    held = (first, second) if swapped else (second, first)
+    b = _two_parallel(tmp_path / "b.onnx", ("m/conv_2/BiasAdd", "m/conv_1/BiasAdd"), held)
+    result = run(a, b, "--no-outputs")
+    assert result.returncode == (1 if swapped else 0), result.stdout
+    assert "conv_1 ↔ m/conv_1/BiasAdd (by name)" in result.stdout
+
+
+def test_a_stripped_name_pairs_only_where_it_is_the_one_candidate(tmp_path):
+    a = _two_parallel(tmp_path / "a.onnx", ("conv_1", "other"), (W1[:4], W1[4:]))
+    b = _two_parallel(tmp_path / "b.onnx", ("m/conv/BiasAdd", "m/other/BiasAdd"), (W1[:4], W1[4:]))
+    result = run(a, b, "--no-outputs")
+    assert result.returncode == 0 and "conv_1 ↔ m/conv/BiasAdd (by name)" in result.stdout, result.stdout

@@ -1,9 +1,9 @@
 """Layer matching between two models: which layer of B holds what a layer of A holds.
 
 Only layers that hold weights are matched (conv, transposed conv, dense, batch norm); the rest carry no values to
-compare.  Three passes, each on what the earlier ones left: equal names; names that survived a conversion (a Keras
-layer ``conv1`` is a path part of tf2onnx's ``model/conv1/BiasAdd``, with or without Keras' ``_1`` suffix), paired
-in order within one name; then graph order, kind and shapes (a longest common subsequence of their signatures).
+compare.  Four passes, each on what the earlier ones left: equal names; names that survived a conversion (a Keras
+layer ``conv1`` is a path part of tf2onnx's ``model/conv1/BiasAdd``); the same without Keras' ``_1`` suffixes, only
+where that leaves one candidate on each side; then graph order within each kind and shape (signature).
 What is left on either side is listed, never guessed.  A layer split in two keeps its parts in order (a Keras
 ``SeparableConv2D`` is a depthwise and a pointwise conv, as tf2onnx writes it), and a bias stored as a separate
 ``Add`` after a conv or dense layer (tf2onnx's 1-D convs, ``MatMul`` + ``Add``) belongs to that layer.
@@ -160,45 +160,69 @@ def _stripped(name: str) -> str:
     return re.sub(r"_\d+$", "", name)
 
 
-def _parts(layer: Layer) -> set[str]:
+def _parts(layer: Layer, strip: bool) -> set[str]:
     parts = set(layer.name.split("/")) | {layer.source_layer}
-    return parts | {_stripped(part) for part in parts}
+    return parts | {_stripped(part) for part in parts} if strip else parts
 
 
-def _same_name(a: Layer, b: Layer) -> bool:
-    keys_a, keys_b = {a.source_layer, _stripped(a.source_layer)}, {b.source_layer, _stripped(b.source_layer)}
-    return bool(keys_a & _parts(b)) or bool(keys_b & _parts(a))
+def _own(layer: Layer, strip: bool) -> set[str]:
+    return {layer.source_layer, _stripped(layer.source_layer)} if strip else {layer.source_layer}
 
 
-def _common_subsequence(a: list[Layer], b: list[Layer]) -> list[tuple[int, int]]:
-    """Index pairs of a longest common subsequence of the two lists' signatures."""
-    sig_a, sig_b = [signature(x) for x in a], [signature(y) for y in b]
-    table = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
-    for i in range(len(a) - 1, -1, -1):
-        for j in range(len(b) - 1, -1, -1):
-            same = sig_a[i] == sig_b[j]
-            table[i][j] = table[i + 1][j + 1] + 1 if same else max(table[i + 1][j], table[i][j + 1])
-    pairs, i, j = [], 0, 0
-    while i < len(a) and j < len(b):
-        if sig_a[i] == sig_b[j]:
-            pairs.append((i, j))
-            i, j = i + 1, j + 1
-        elif table[i + 1][j] >= table[i][j + 1]:
-            i += 1
-        else:
-            j += 1
-    return pairs
+def _index(layers: list[Layer], keys) -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {}
+    for position, layer in enumerate(layers):
+        for key in keys(layer):
+            found.setdefault(key, []).append(position)
+    return found
 
 
-def _by_name(a: list[Layer], b: list[Layer], related) -> Iterator[tuple[Layer, Layer]]:
-    """Each layer of ``a`` with the first unpaired layer of ``b`` it is ``related`` to and shares a signature with."""
-    taken: set[int] = set()
+def _candidates(a: list[Layer], b: list[Layer], strip: bool) -> list[list[int]]:
+    """For each layer of ``a``, the positions in ``b`` of the layers sharing its signature whose name holds its
+    name as a path part, or whose name is a path part of its (Keras' ``_1`` suffixes dropped when ``strip``)."""
+    parts_b, own_b = _index(b, lambda y: _parts(y, strip)), _index(b, lambda y: _own(y, strip))
+    signatures = [signature(y) for y in b]
+    found = []
     for layer in a:
-        for position, other in enumerate(b):
-            if position not in taken and signature(layer) == signature(other) and related(layer, other):
-                taken.add(position)
-                yield layer, other
-                break
+        near = {p for key in _own(layer, strip) for p in parts_b.get(key, ())}
+        near |= {p for key in _parts(layer, strip) for p in own_b.get(key, ())}
+        wanted = signature(layer)
+        found.append(sorted(p for p in near if signatures[p] == wanted))
+    return found
+
+
+def _by_name(a: list[Layer], b: list[Layer], how: str) -> Iterator[tuple[Layer, Layer]]:
+    """Layers of ``a`` and ``b`` of one signature paired by name: ``exact`` equal names; ``parts`` each with the
+    first unpaired layer whose name path holds it; ``stripped`` the same with suffixes dropped, only where the
+    pair is the one candidate of both its layers (``conv_1`` and ``conv_2`` are both ``conv``)."""
+    if how == "exact":
+        names = _index(b, lambda y: {y.name})
+        wanted = [signature(y) for y in b]
+        candidates = [[p for p in names.get(x.name, ()) if wanted[p] == signature(x)] for x in a]
+    else:
+        candidates = _candidates(a, b, how == "stripped")
+    counts: dict[int, int] = {}
+    for found in candidates:
+        for position in found:
+            counts[position] = counts.get(position, 0) + 1
+    taken: set[int] = set()
+    for layer, found in zip(a, candidates, strict=True):
+        if how == "stripped" and (len(found) != 1 or counts[found[0]] != 1):
+            continue
+        position = next((p for p in found if p not in taken), None)
+        if position is not None:
+            taken.add(position)
+            yield layer, b[position]
+
+
+def _by_order(a: list[Layer], b: list[Layer]) -> list[tuple[int, int]]:
+    """Index pairs of the layers of each signature, in graph order on both sides (the longest common subsequence
+    of one signature's layers)."""
+    buckets: dict[tuple, tuple[list[int], list[int]]] = {}
+    for side_index, layers in enumerate((a, b)):
+        for position, layer in enumerate(layers):
+            buckets.setdefault(signature(layer), ([], []))[side_index].append(position)
+    return [pair for in_a, in_b in buckets.values() for pair in zip(in_a, in_b, strict=False)]
 
 
 def match(a: Side, b: Side) -> Matching:
@@ -209,12 +233,13 @@ def match(a: Side, b: Side) -> Matching:
     left_a = [layer for layer in a.layers if layer.name not in absorbed_a]
     left_b = [layer for layer in b.layers if layer.name not in absorbed_b]
     pairs: list[Pair] = []
-    for by, related in (("name", lambda x, y: x.name == y.name), ("name", _same_name)):
-        found = list(_by_name(left_a, left_b, related))
-        pairs += [Pair(x, y, by) for x, y in found]
-        left_a = [x for x in left_a if all(x is not p for p, _ in found)]
-        left_b = [y for y in left_b if all(y is not q for _, q in found)]
-    ordered = _common_subsequence(left_a, left_b)
+    for how in ("exact", "parts", "stripped"):
+        found = list(_by_name(left_a, left_b, how))
+        pairs += [Pair(x, y, "name") for x, y in found]
+        paired = {id(layer) for pair in found for layer in pair}
+        left_a = [x for x in left_a if id(x) not in paired]
+        left_b = [y for y in left_b if id(y) not in paired]
+    ordered = _by_order(left_a, left_b)
     pairs += [Pair(left_a[i], left_b[j], "order") for i, j in ordered]
     paired_a = {id(p.a) for p in pairs}
     paired_b = {id(p.b) for p in pairs}
