@@ -5,6 +5,7 @@ helpers of :mod:`tests.test_diff`); expected values come from NumPy."""
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import pytest
 from onnx import helper
 
@@ -75,3 +76,17 @@ def test_a_stripped_name_pairs_only_where_it_is_the_one_candidate(tmp_path):
     b = _two_parallel(tmp_path / "b.onnx", ("m/conv/BiasAdd", "m/other/BiasAdd"), (W1[:4], W1[4:]))
     result = run(a, b, "--no-outputs")
     assert result.returncode == 0 and "conv_1 ↔ m/conv/BiasAdd (by name)" in result.stdout, result.stdout
+
+
+def test_an_activation_changed_between_two_identical_convs_fails_the_second(tmp_path):
+    """Relu became Sigmoid: every weight identical, conv1's outputs equal; conv2's input differs (Sigmoid(0) is
+    0.5, Relu(0) is 0) far past what conv1's rounding explains, and conv2 is named."""
+    a = two_convs(tmp_path / "a.onnx")
+    model = onnx.load(a)
+    model.graph.node[1].op_type = "Sigmoid"
+    b = str(tmp_path / "b.onnx")
+    onnx.save(model, b)
+    result = run(a, b)
+    assert result.returncode == 1, result.stdout
+    assert "first layer whose output differs past rounding: conv2" in result.stdout
+    assert "past the ≤" in result.stdout and "the earlier layers explain" in result.stdout

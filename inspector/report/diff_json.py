@@ -62,6 +62,7 @@ def _layer(layer: LayerDiff) -> dict[str, Any]:
             "agrees": output.agrees,
             "max_abs": _number(output.max_abs),
             "input_max_abs": _number(output.input_max_abs),
+            "input_tolerance": _number(output.input_tolerance),
             "tolerance": _number(output.tolerance),
             "share_of_tolerance": _number(output.used),
             "worst_channel": output.channel,

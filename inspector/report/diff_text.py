@@ -60,7 +60,10 @@ def _output(layer: LayerDiff) -> str:
         return f"  outputs not compared: {out.skipped}"
     mark = "✔" if out.agrees else "✘"
     explained = f"{out.used:.3g} of what rounding explains (≤ {out.tolerance:.3g})"
-    return f"  outputs {mark} max diff {out.max_abs:.3g}, {explained}; inputs differed by up to {out.input_max_abs:.3g}"
+    inputs = f"inputs differed by up to {out.input_max_abs:.3g}"
+    if out.input_max_abs > out.input_tolerance:
+        inputs += f", past the ≤ {out.input_tolerance:.3g} the earlier layers explain (an op between them changed)"
+    return f"  outputs {mark} max diff {out.max_abs:.3g}, {explained}; {inputs}"
 
 
 def _layer_lines(layer: LayerDiff) -> list[str]:

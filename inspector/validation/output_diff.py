@@ -13,7 +13,9 @@ What rounding explains, per element, for a conv (linear in its input and its wei
 with ``∗`` the layer's convolution, ``allow_w``/``allow_b`` the two storage types' rounding of the weights and
 bias (:mod:`inspector.model.storage`), ``K`` the terms of one output's sum, ``u`` the unit roundoff of each side's
 output type.  The difference its input carries in is measured, so a layer that fails is one where the difference
-first grows past what rounding explains, not one that inherits it.
+first grows past what rounding explains, not one that inherits it; and that carried difference is itself held to
+what the earlier matched convs' tolerances and the rounding of the input explain (:func:`input_allowance`), so an
+op without weights that changed between them (a ``Relu`` become a ``Sigmoid``) fails the next conv.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from inspector.engine.numpy_conv import conv_magnitude
 from inspector.model.common import ConvLayer, Model
 from inspector.model.matching import Side
 from inspector.validation.inputs import random_feeds
-from inspector.validation.rounding import float_format, gamma
+from inspector.validation.rounding import gamma
 from inspector.validation.runtime import RuntimeRefusal, RuntimeSettings
 from inspector.validation.standalone import NotExportable
 
@@ -47,11 +49,13 @@ class OutputDiff:
     used: float = 0.0
     channel: int | None = None
     skipped: str = ""
+    input_tolerance: float = float("inf")
+    """The input difference the earlier matched convs' tolerances and the input's rounding explain."""
 
     @property
     def agrees(self) -> bool:
-        """Within what rounding explains (a skipped layer decides nothing)."""
-        return bool(self.skipped) or self.used <= 1.0
+        """Within what rounding explains, input and output (a skipped layer decides nothing)."""
+        return bool(self.skipped) or (self.used <= 1.0 and self.input_max_abs <= self.input_tolerance)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,13 +74,6 @@ def _conv_args(layer: ConvLayer) -> dict:
     return {"strides": layer.strides, "dilations": layer.dilations, "pads": layer.pads, "groups": layer.groups}
 
 
-def _unit(dtype: np.dtype) -> float:
-    try:
-        return float_format(dtype).unit_roundoff
-    except ValueError:
-        return float_format("float32").unit_roundoff
-
-
 def bound(layer: ConvLayer, a: Effective, b: Effective) -> np.ndarray:
     """Per element, what rounding explains of ``b.y - a.y`` (module docstring), on A's geometry."""
     args = _conv_args(layer)
@@ -90,8 +87,17 @@ def bound(layer: ConvLayer, a: Effective, b: Effective) -> np.ndarray:
     return carried + stored + summing + outputs
 
 
-def compare_outputs(layer: ConvLayer, a: Effective, b: Effective) -> OutputDiff:
-    """The outputs of ``a`` and ``b`` against :func:`bound`."""
+def input_allowance(a: Effective, b: Effective, earlier: float) -> float:
+    """The input difference rounding explains: ``earlier`` (the sum of the earlier matched convs' largest
+    tolerances or differences, and half a quantized input's step: ops without weights between them are taken to
+    add branches at most, never to amplify) plus
+    each side's rounding of the input, ``4·(u_A·|x_A| + u_B·|x_B|)`` at its largest."""
+    rounded = a.u * np.abs(a.x).max(initial=0.0) + b.u * np.abs(b.x).max(initial=0.0)
+    return earlier + 4 * float(rounded)
+
+
+def compare_outputs(layer: ConvLayer, a: Effective, b: Effective, earlier: float = float("inf")) -> OutputDiff:
+    """The outputs of ``a`` and ``b`` against :func:`bound`, their inputs against :func:`input_allowance`."""
     if a.y.size != b.y.size:
         return OutputDiff(skipped=f"outputs of {a.y.size} and {b.y.size} elements")
     allowed = bound(layer, a, b)
@@ -104,6 +110,7 @@ def compare_outputs(layer: ConvLayer, a: Effective, b: Effective) -> OutputDiff:
         tolerance=float(allowed.max(initial=0.0)),
         used=float(ratio[worst]) if ratio.size else 0.0,
         channel=int(worst[1]) if ratio.ndim > 1 else None,
+        input_tolerance=input_allowance(a, b, earlier),
     )
 
 
