@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
-from onnx import helper
+from onnx import TensorProto, helper, numpy_helper
 
 from inspector.model.channel_values import ChannelValues
 from inspector.model.filter_diff import MAX_SOLVED_EPSILON, compare_weights
@@ -90,3 +90,32 @@ def test_an_activation_changed_between_two_identical_convs_fails_the_second(tmp_
     assert result.returncode == 1, result.stdout
     assert "first layer whose output differs past rounding: conv2" in result.stdout
     assert "past the ≤" in result.stdout and "the earlier layers explain" in result.stdout
+
+
+def _one_conv(path, shape):
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "W"], ["y"], name="conv", pads=[1, 1, 1, 1])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(W1, "W")],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10), path)
+    return str(path)
+
+
+def test_open_dims_skip_the_outputs_with_the_reason_until_given(tmp_path):
+    model = _one_conv(tmp_path / "a.onnx", ["N", 3, "H", "W"])
+    result = run(model, model)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert "outputs: not compared: input 'x': dim 2 is not fixed" in result.stdout
+    given = run(model, model, "--input-shape", "x:1x3x8x8")
+    assert given.returncode == 0 and "outputs ✔ max diff 0" in given.stdout, given.stdout
+
+
+def test_an_input_past_the_memory_limit_skips_the_outputs_and_the_limit_is_a_flag(tmp_path):
+    model = _one_conv(tmp_path / "a.onnx", [1, 3, 600, 600])  # 3·600²·4 bytes = 4.1 MiB
+    small = run(model, model, "--max-capture-mb", "1")
+    assert small.returncode == 0 and "outputs: not compared:" in small.stdout and "past the limit" in small.stdout
+    assert "outputs ✔" in run(model, model, "--max-capture-mb", "64").stdout
+    assert run(model, model, "--max-capture-mb", "0").returncode == 2

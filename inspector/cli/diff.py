@@ -13,12 +13,14 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from inspector.errors import InspectorError
+from inspector.model.input_shapes import parse_input_shape
 from inspector.report.atomic_file import atomic_file
 from inspector.report.diff_json import render_diff_json
 from inspector.report.diff_junit import diff_junit
 from inspector.report.diff_text import diff_text
 from inspector.report.visible import visible
 from inspector.validation.model_diff import diff
+from inspector.validation.options import DEFAULT_MAX_CAPTURE_MB
 
 EXIT_AGREE, EXIT_DIFFER, EXIT_USAGE = 0, 1, 2
 
@@ -46,6 +48,20 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
     parser.add_argument("--junit", metavar="FILE", help="also write JUnit XML, one test case per layer")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the random input (default 0)")
+    parser.add_argument(
+        "--input-shape",
+        action="append",
+        default=[],
+        metavar="NAME:DIMS",
+        help="sizes of an input's open dims for the output comparison, e.g. image:1x3x224x224; repeatable",
+    )
+    parser.add_argument(
+        "--max-capture-mb",
+        type=float,
+        default=DEFAULT_MAX_CAPTURE_MB,
+        metavar="MB",
+        help=f"memory limit of the inputs and captured outputs (default {DEFAULT_MAX_CAPTURE_MB:g})",
+    )
     parser.add_argument("--no-outputs", action="store_true", help="compare weights only; run neither model")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     return parser
@@ -69,7 +85,16 @@ def run_diff(argv: Sequence[str]) -> int:
     debug = "--debug" in argv
     try:
         arguments = _parser().parse_args(argv)
-        result = diff(arguments.a, arguments.b, seed=arguments.seed, outputs=not arguments.no_outputs)
+        if not arguments.max_capture_mb > 0:
+            raise _DiffUsageError(f"--max-capture-mb {arguments.max_capture_mb:g}: expected a positive number")
+        result = diff(
+            arguments.a,
+            arguments.b,
+            seed=arguments.seed,
+            input_shapes=dict(parse_input_shape(text) for text in arguments.input_shape),
+            max_capture_mb=arguments.max_capture_mb,
+            outputs=not arguments.no_outputs,
+        )
         text = render_diff_json(result) if arguments.format == "json" else diff_text(result)
         junit = [] if arguments.junit is None else [(diff_junit(result), arguments.junit)]
         _deliver([(text, arguments.output), *junit])

@@ -9,6 +9,7 @@ difference.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,8 @@ from inspector.model.filter_diff import WeightDiff, compare_weights
 from inspector.model.matching import AFFINE, Pair, Side, match, side
 from inspector.model.storage import storage
 from inspector.plugin_manager import get_plugin_manager, load_model
-from inspector.validation.output_diff import Effective, OutputDiff, captured_or_run, compare_outputs
+from inspector.validation.options import DEFAULT_MAX_CAPTURE_MB
+from inspector.validation.output_diff import Effective, Feeding, OutputDiff, captured_or_run, compare_outputs
 from inspector.validation.rounding import float_format
 
 DIFF_VERSION = 1
@@ -94,7 +96,7 @@ def _effective(layer: ConvLayer, values: ChannelValues, seen: tuple, fold: tuple
     return Effective(x, y, np.abs(weight).reshape(layer.weight.shape), allow_w, allow_b, unit)
 
 
-def _outputs(manager, a: Side, b: Side, compared: list, seed: int) -> tuple[dict[str, OutputDiff], str]:
+def _outputs(manager, a: Side, b: Side, compared: list, feeding: Feeding) -> tuple[dict[str, OutputDiff], str]:
     convs = [
         (pair, wa, wb, diff)
         for pair, wa, wb, diff in compared
@@ -104,7 +106,9 @@ def _outputs(manager, a: Side, b: Side, compared: list, seed: int) -> tuple[dict
     if not usable:
         integer = "B's convs compute in integers (QLinearConv, ConvInteger): compared by their weights only"
         return {}, integer if convs else "no conv layer matched in both models"
-    seen_a, seen_b, how = captured_or_run(manager, a, b, [(p.a, p.b) for p, *_ in usable], seed)
+    seen_a, seen_b, how = captured_or_run(manager, a, b, [(p.a, p.b) for p, *_ in usable], feeding)
+    if not seen_b:  # nothing ran: ``how`` says why, no layer needs to repeat it
+        return {}, how
     found: dict[str, OutputDiff] = {}
     earlier = 0.0  # the differences the convs compared so far explain or made, in A's order
     for pair, wa, wb, diff in usable:
@@ -125,6 +129,8 @@ def diff(
     b: Model | str | Path,
     *,
     seed: int = 0,
+    input_shapes: Mapping[str, tuple[int, ...]] | None = None,
+    max_capture_mb: float = DEFAULT_MAX_CAPTURE_MB,
     outputs: bool = True,
     plugin_manager: pluggy.PluginManager | None = None,
 ) -> DiffResult:
@@ -138,14 +144,15 @@ def diff(
             model_a.close()
         raise
     try:
-        return _diff(model_a, model_b, seed=seed, outputs=outputs, manager=manager)
+        feeding = Feeding(seed, dict(input_shapes or {}), max_capture_mb)
+        return _diff(model_a, model_b, feeding=feeding, outputs=outputs, manager=manager)
     finally:
         for model, given in ((model_a, a), (model_b, b)):
             if model is not given:
                 model.close()
 
 
-def _diff(model_a: Model, model_b: Model, *, seed: int, outputs: bool, manager) -> DiffResult:
+def _diff(model_a: Model, model_b: Model, *, feeding: Feeding, outputs: bool, manager) -> DiffResult:
     side_a, side_b = side(model_a), side(model_b)
     matching = match(side_a, side_b)
     unmatched_a = {layer.name for layer in matching.only_a}
@@ -163,7 +170,7 @@ def _diff(model_a: Model, model_b: Model, *, seed: int, outputs: bool, manager) 
         if weights.fold is not None and weights.agrees:
             folded.add(bn.name)
         compared.append((pair, values_a, values_b, weights))
-    found, how = _outputs(manager, side_a, side_b, compared, seed) if outputs else ({}, "not compared (outputs off)")
+    found, how = _outputs(manager, side_a, side_b, compared, feeding) if outputs else ({}, "not compared (outputs off)")
     layers = tuple(
         LayerDiff(pair.a.name, pair.b.name, pair.a.kind, pair.by, weights, found.get(pair.a.name))
         for pair, _, _, weights in compared

@@ -20,21 +20,21 @@ op without weights that changed between them (a ``Relu`` become a ``Sigmoid``) f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pluggy
 
 from inspector.engine.numpy_conv import conv_magnitude
+from inspector.errors import ValidationError
 from inspector.model.common import ConvLayer, Model
 from inspector.model.matching import Side
 from inspector.validation.inputs import random_feeds
+from inspector.validation.options import DEFAULT_MAX_CAPTURE_MB
 from inspector.validation.rounding import gamma
 from inspector.validation.runtime import RuntimeRefusal, RuntimeSettings
 from inspector.validation.standalone import NotExportable
-
-BUDGET_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +114,7 @@ def compare_outputs(layer: ConvLayer, a: Effective, b: Effective, earlier: float
     )
 
 
-def _captures(manager: pluggy.PluginManager, side: Side, layers: Sequence[ConvLayer], feeds) -> dict | None:
+def _captures(manager: pluggy.PluginManager, side: Side, layers: Sequence[ConvLayer], feeds, limit_mb) -> dict | None:
     """``{layer name: (x, y)}`` from whole-model runs, or ``None`` when the model cannot run whole."""
     try:
         found = manager.hook.capture_layers(
@@ -122,7 +122,7 @@ def _captures(manager: pluggy.PluginManager, side: Side, layers: Sequence[ConvLa
             layers=list(layers),
             feeds=lambda: feeds,
             runtime=RuntimeSettings(),
-            budget_bytes=BUDGET_BYTES,
+            budget_bytes=limit_mb * 2**20,
         )
         if found is None:
             return None
@@ -131,9 +131,22 @@ def _captures(manager: pluggy.PluginManager, side: Side, layers: Sequence[ConvLa
         return None
 
 
-def model_feeds(a: Model, b: Model, seed: int):
-    """Seeded inputs for A, usable by B (same names and sizes; cast to B's types); ``(None, reason)`` if not."""
-    feeds = random_feeds(a, seed, {})
+@dataclass(frozen=True, slots=True)
+class Feeding:
+    """How to make the input both models get: its seed, the sizes of open dims, the memory limit."""
+
+    seed: int = 0
+    input_shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    limit_mb: float = DEFAULT_MAX_CAPTURE_MB
+
+
+def model_feeds(a: Model, b: Model, feeding: Feeding):
+    """Seeded inputs for A, usable by B (same names and sizes; cast to B's types); ``(None, reason)`` if not
+    (inputs that differ, open dims not given, past the memory limit)."""
+    try:
+        feeds = random_feeds(a, feeding.seed, feeding.input_shapes, feeding.limit_mb)
+    except ValidationError as error:
+        return None, f"not compared: {error}"
     names_b = {t.name: t for t in b.inputs}
     if set(feeds.arrays) != set(names_b):
         return (
@@ -148,18 +161,28 @@ def model_feeds(a: Model, b: Model, seed: int):
 
 
 def captured_or_run(
-    manager: pluggy.PluginManager, a: Side, b: Side, pairs: Sequence[tuple[ConvLayer, ConvLayer]], seed: int
+    manager: pluggy.PluginManager, a: Side, b: Side, pairs: Sequence[tuple[ConvLayer, ConvLayer]], feeding: Feeding
 ) -> tuple[dict, dict, str]:
     """Each pair's ``(x, y)`` on A's side and B's (on A's side, a reason instead when its layer could not run), and
-    what was run (or why nothing was)."""
-    fed, reason = model_feeds(a.model, b.model, seed)
+    what was run (or why nothing was: inputs it cannot make, a capture past the memory limit)."""
+    try:
+        return _captured_or_run(manager, a, b, pairs, feeding)
+    except ValidationError as error:
+        return {}, {}, f"not compared: {error}"
+
+
+def _captured_or_run(
+    manager: pluggy.PluginManager, a: Side, b: Side, pairs: Sequence[tuple[ConvLayer, ConvLayer]], feeding: Feeding
+) -> tuple[dict, dict, str]:
+    fed, reason = model_feeds(a.model, b.model, feeding)
+    seed = feeding.seed
     if fed is None:
         return {}, {}, reason
     feeds_a, feeds_b = fed
-    seen_b = _captures(manager, b, [q for _, q in pairs], feeds_b)
+    seen_b = _captures(manager, b, [q for _, q in pairs], feeds_b, feeding.limit_mb)
     if seen_b is None:
         return {}, {}, f"{b.model.path} cannot run whole in onnxruntime (a Keras file runs only layer by layer)"
-    seen_a = _captures(manager, a, [p for p, _ in pairs], feeds_a)
+    seen_a = _captures(manager, a, [p for p, _ in pairs], feeds_a, feeding.limit_mb)
     if seen_a is not None:
         return seen_a, seen_b, f"both models run whole on the same input (seed {seed})"
     seen_a = {}
