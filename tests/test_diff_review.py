@@ -119,3 +119,48 @@ def test_an_input_past_the_memory_limit_skips_the_outputs_and_the_limit_is_a_fla
     assert small.returncode == 0 and "outputs: not compared:" in small.stdout and "past the limit" in small.stdout
     assert "outputs ✔" in run(model, model, "--max-capture-mb", "64").stdout
     assert run(model, model, "--max-capture-mb", "0").returncode == 2
+
+
+def _conv_then(path, tail, values):
+    """conv1 (W1, B1; 1×3×10×10 input) followed by ``tail`` nodes reading ``c1`` and writing ``y``."""
+    nodes = [helper.make_node("Conv", ["x", "W1", "B1"], ["c1"], name="conv1", pads=[1, 1, 1, 1]), *tail]
+    return save(path, nodes, {"W1": W1, "B1": np.zeros(8, np.float32), **values})
+
+
+def _bn_and_factors(tmp_path, wrong_channel=None):
+    """B: conv1 → BatchNormalization (eps 1e-5); A: conv1 → Mul → Add by its factors, from NumPy."""
+    scale = (BN["scale"] / np.sqrt(BN["var"].astype(np.float64) + 1e-5)).astype(np.float32)
+    shift = (BN["B"] - BN["mean"] * scale).astype(np.float32)
+    if wrong_channel is not None:
+        scale[wrong_channel] *= 1.1
+    names = [f"bn_{k}" for k in BN]
+    bn = helper.make_node("BatchNormalization", ["c1", *names], ["y"], name="bn", epsilon=1e-5)
+    with_bn = _conv_then(tmp_path / "bn.onnx", [bn], {n: BN[k] for n, k in zip(names, BN, strict=True)})
+    mul = helper.make_node("Mul", ["c1", "s"], ["m"], name="bn_mul")
+    add = helper.make_node("Add", ["m", "t"], ["y"], name="bn_add")
+    factors = {"s": scale.reshape(8, 1, 1), "t": shift.reshape(8, 1, 1)}
+    return with_bn, _conv_then(tmp_path / "affine.onnx", [mul, add], factors)
+
+
+@pytest.mark.parametrize("wrong_channel", [None, 3])
+def test_a_bn_against_its_factors_is_compared_in_both_directions(tmp_path, wrong_channel):
+    with_bn, affine = _bn_and_factors(tmp_path, wrong_channel)
+    for a, b in ((with_bn, affine), (affine, with_bn)):
+        result = run(a, b, "--no-outputs")
+        assert result.returncode == (0 if wrong_channel is None else 1), result.stdout
+        assert "folded" in result.stdout and "different shapes" not in result.stdout
+
+
+def test_a_weight_its_layer_contradicts_is_not_compared_with_the_reason(tmp_path):
+    """A group-2 conv of 8 input channels promises 4 per group; its weight holds 2."""
+    conv = helper.make_node("Conv", ["x", "W"], ["y"], name="bad", group=2)
+    model = _one_conv(tmp_path / "ok.onnx", [1, 8, 10, 10])
+    broken = onnx.load(model)
+    broken.graph.node[0].CopyFrom(conv)
+    broken.graph.initializer[0].CopyFrom(numpy_helper.from_array(np.ones((16, 2, 3, 3), np.float32), "W"))
+    onnx.save(broken, model)
+    result = run(model, model, "--no-outputs")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "– bad ↔ bad (by name): not compared: layer bad: weight W has canonical shape [16, 2, 3, 3]" in result.stdout
+    verdict = "✔ the models agree: 1 matched layer within what rounding explains (1 not compared: their weights"
+    assert result.stdout.rstrip().endswith(f"{verdict} could not be read)")

@@ -72,13 +72,17 @@ class WeightDiff:
     filters: tuple[FilterDiff, ...]
     fold: Fold | None = None
     problem: str = ""
-    """Why the values could not be compared (shapes that differ), else empty."""
+    """Why the values differ before any filter is compared (shapes that differ), else empty."""
+    skipped: str = ""
+    """Why the values could not be read (a weight its layer contradicts): decides nothing, as a skipped output."""
 
     @property
     def verdict(self) -> str:
-        """The least agreeing verdict of the filters (``different`` when they could not be compared)."""
+        """The least agreeing verdict of the filters (``different`` when they differ in shape)."""
         if self.problem:
             return "different"
+        if self.skipped:
+            return "not_compared"
         order = ("identical", "rounding", "folded", "scaled", "dead", "swapped", "different")
         return max((f.verdict for f in self.filters), key=order.index, default="identical")
 

@@ -43,7 +43,7 @@ def _layer(layer: LayerDiff) -> dict[str, Any]:
         "matched_by": layer.by,
         "agrees": layer.agrees,
         "verdict": weights.verdict,
-        "problem": weights.problem or None,
+        "problem": weights.problem or weights.skipped or None,
         "storage_a": weights.storage_a,
         "storage_b": weights.storage_b,
         "folded_bn": None

@@ -4,6 +4,7 @@ left without a partner, and a verdict line that agrees with the exit code."""
 from __future__ import annotations
 
 from inspector.model.filter_diff import FilterDiff, WeightDiff
+from inspector.model.findings import plural
 from inspector.report.visible import visible
 from inspector.validation.model_diff import DiffResult, LayerDiff
 
@@ -14,6 +15,8 @@ SHOWN_FILTERS = 5
 def _weights(weights: WeightDiff) -> str:
     if weights.problem:
         return weights.problem
+    if weights.skipped:
+        return f"not compared: {weights.skipped}"
     counts: dict[str, int] = {}
     for item in weights.filters:
         counts[item.verdict] = counts.get(item.verdict, 0) + 1
@@ -67,7 +70,7 @@ def _output(layer: LayerDiff) -> str:
 
 
 def _layer_lines(layer: LayerDiff) -> list[str]:
-    mark = "✔" if layer.agrees else "✘"
+    mark = "–" if layer.weights.skipped else "✔" if layer.agrees else "✘"
     lines = [f"{mark} {visible(layer.a)} ↔ {visible(layer.b)} (by {layer.by}): {_weights(layer.weights)}"]
     if output := _output(layer):
         lines.append(output)
@@ -96,8 +99,11 @@ def diff_text(result: DiffResult) -> str:
         lines.append(f"first layer whose output differs past rounding: {visible(result.first_unexplained)}")
     differ = sum(not layer.agrees for layer in result.layers)
     unmatched = len(result.only_a) + len(result.only_b)
+    matched = plural(len(result.layers), "matched layer")
+    skipped = sum(bool(layer.weights.skipped) for layer in result.layers)
+    unread = f" ({skipped} not compared: their weights could not be read)" if skipped else ""
     if differ or unmatched:
-        lines.append(f"✘ the models differ: {differ} of {len(result.layers)} matched layers, {unmatched} unmatched")
+        lines.append(f"✘ the models differ: {differ} of {matched}, {unmatched} unmatched{unread}")
     else:
-        lines.append(f"✔ the models agree: {len(result.layers)} matched layers within what rounding explains")
+        lines.append(f"✔ the models agree: {matched} within what rounding explains{unread}")
     return "\n".join(lines) + "\n"

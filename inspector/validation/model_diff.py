@@ -10,12 +10,13 @@ difference.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pluggy
 
+from inspector.errors import FilterError
 from inspector.model.channel_values import ChannelValues, channel_values, identity, scaled_like
 from inspector.model.common import ConvLayer, Layer, Model
 from inspector.model.filter_diff import WeightDiff, compare_weights
@@ -102,7 +103,9 @@ def _outputs(manager, a: Side, b: Side, compared: list, feeding: Feeding) -> tup
         for pair, wa, wb, diff in compared
         if isinstance(pair.a, ConvLayer) and isinstance(pair.b, ConvLayer) and pair.a.kind == "conv"
     ]
-    usable = [item for item in convs if not item[0].b.quantized and item[0].a.weight is not None]
+    usable = [
+        item for item in convs if not item[0].b.quantized and item[0].a.weight is not None and item[1] is not None
+    ]
     if not usable:
         integer = "B's convs compute in integers (QLinearConv, ConvInteger): compared by their weights only"
         return {}, integer if convs else "no conv layer matched in both models"
@@ -152,6 +155,21 @@ def diff(
                 model.close()
 
 
+def _compare(pair: Pair, a: Side, b: Side, values_a, values_b, unmatched_a: set[str]) -> WeightDiff:
+    """The pair's weights, a BN held as its factors on either side (folded into a conv, or ``Mul`` + ``Add``)
+    checked against the BN's parameters."""
+    bn = _folded_bn(pair, a, b, unmatched_a)
+    if pair.a.source_op == AFFINE and pair.b.kind == "batch_norm" and pair.b.source_op != AFFINE:
+        reference = (pair.b.name, channel_values(b, pair.b), pair.b.epsilon)  # A computes B's BN by its factors
+        return compare_weights(identity(values_a), replace(values_a, where=values_b.where), reference)
+    if pair.b.source_op == AFFINE and pair.a.source_op != AFFINE:  # B computes A's BN by its factors
+        bn, values_a = pair.a, identity(values_a)
+    weights = compare_weights(values_a, values_b, None)
+    if bn is not None and not weights.agrees:  # B may hold the BN folded in (else it computes it otherwise)
+        weights = compare_weights(values_a, values_b, (bn.name, channel_values(a, bn), bn.epsilon))
+    return weights
+
+
 def _diff(model_a: Model, model_b: Model, *, feeding: Feeding, outputs: bool, manager) -> DiffResult:
     side_a, side_b = side(model_a), side(model_b)
     matching = match(side_a, side_b)
@@ -159,16 +177,15 @@ def _diff(model_a: Model, model_b: Model, *, feeding: Feeding, outputs: bool, ma
     folded: set[str] = set()
     compared = []
     for pair in matching.pairs:
-        values_a = channel_values(side_a, pair.a)
-        values_b = scaled_like(channel_values(side_b, pair.b), values_a)
-        bn = _folded_bn(pair, side_a, side_b, unmatched_a)
-        if pair.b.source_op == AFFINE and pair.a.source_op != AFFINE:  # B computes A's BN by its factors
-            bn, values_a = pair.a, identity(values_a)
-        weights = compare_weights(values_a, values_b, None)
-        if bn is not None and not weights.agrees:  # B may hold the BN folded in (else it computes it otherwise)
-            weights = compare_weights(values_a, values_b, (bn.name, channel_values(side_a, bn), bn.epsilon))
-        if weights.fold is not None and weights.agrees:
-            folded.add(bn.name)
+        try:
+            values_a = channel_values(side_a, pair.a)
+            values_b = scaled_like(channel_values(side_b, pair.b), values_a)
+        except FilterError as error:  # a weight its own layer contradicts: nothing to compare
+            compared.append((pair, None, None, WeightDiff("", "", (), skipped=str(error))))
+            continue
+        weights = _compare(pair, side_a, side_b, values_a, values_b, unmatched_a)
+        if weights.fold is not None and weights.agrees and weights.fold.bn != pair.b.name:
+            folded.add(weights.fold.bn)
         compared.append((pair, values_a, values_b, weights))
     found, how = _outputs(manager, side_a, side_b, compared, feeding) if outputs else ({}, "not compared (outputs off)")
     layers = tuple(

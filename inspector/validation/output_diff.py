@@ -181,7 +181,8 @@ def _captured_or_run(
     feeds_a, feeds_b = fed
     seen_b = _captures(manager, b, [q for _, q in pairs], feeds_b, feeding.limit_mb)
     if seen_b is None:
-        return {}, {}, f"{b.model.path} cannot run whole in onnxruntime (a Keras file runs only layer by layer)"
+        why = " (a Keras file runs only layer by layer)" if b.model.format != "onnx" else ""
+        return {}, {}, f"{b.model.path} cannot run whole in onnxruntime{why}"
     seen_a = _captures(manager, a, [p for p, _ in pairs], feeds_a, feeding.limit_mb)
     if seen_a is not None:
         return seen_a, seen_b, f"both models run whole on the same input (seed {seed})"
