@@ -164,3 +164,14 @@ def test_a_weight_its_layer_contradicts_is_not_compared_with_the_reason(tmp_path
     assert "– bad ↔ bad (by name): not compared: layer bad: weight W has canonical shape [16, 2, 3, 3]" in result.stdout
     verdict = "✔ the models agree: 1 matched layer within what rounding explains (1 not compared: their weights"
     assert result.stdout.rstrip().endswith(f"{verdict} could not be read)")
+
+
+def test_a_ternary_float32_weight_is_float32_not_int8(tmp_path):
+    """Values in {-1, 0, 1} lie on an int8 grid of step 1/127, but nothing says the file was quantized: a change of
+    0.003 (about 25,000 float32 ulps of 1) is a difference, not half an int8 step of rounding."""
+    ternary = np.random.default_rng(3).integers(-1, 2, size=W1.shape).astype(np.float32)
+    changed = ternary.copy()
+    changed[2, 0, 1, 1] = changed[2, 0, 1, 1] + np.float32(0.003)
+    result = run(two_convs(tmp_path / "a.onnx", w1=ternary), two_convs(tmp_path / "b.onnx", w1=changed), "--no-outputs")
+    assert result.returncode == 1, result.stdout
+    assert "filter 2: A W[2], B W[2]: differs by up to 0.003" in result.stdout

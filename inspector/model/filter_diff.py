@@ -126,7 +126,8 @@ class _Comparer:
         zeros = np.zeros(len(a.rows))
         self.bias_a = zeros if a.bias is None else a.bias
         self.bias_b = zeros if b.bias is None else b.bias
-        self.bias_allowance = _bias_allowance(a) + _bias_allowance(b) + 2 * U32 * np.abs(self.bias_a - self.bias_b)
+        magnitude = np.maximum(np.abs(self.bias_a), np.abs(self.bias_b))  # a bias computed in float32 rounds
+        self.bias_allowance = _bias_allowance(a) + _bias_allowance(b) + 2 * U32 * magnitude
         for values, kept in ((a, storage_a), (b, storage_b)):  # an int8 layer's bias: steps of x_scale·w_scale
             if values.bias is not None and kept.step is not None and values.input_scale is not None:
                 self.bias_allowance = self.bias_allowance + values.input_scale * kept.step.reshape(-1) / 2

@@ -2,9 +2,10 @@
 
 float32 and float16: half an ulp of the stored value.  int8 (a ``QLinearConv``'s weight, whose scales the file
 holds; or a QDQ ``DequantizeLinear`` weight the loader folded to float32, whose values then lie on a grid): half a
-quantization step, per channel or per tensor.  A float32 weight is taken as int8 when every value of a channel
-(or of the tensor) is an integer multiple of one step, its largest magnitude 127 or 128 steps, or when its values
-minus the smallest are multiples of a 255th of its range (asymmetric uint8); random float32 values do not do that.
+quantization step, per channel or per tensor.  A float32 weight is taken as int8 when the file says it was
+dequantized (or it holds at least :data:`MIN_LEVELS` distinct values: a ternary ``{-1, 0, 1}`` float32 weight is
+float32) and every value of a channel (or of the tensor) is an integer multiple of one step, its largest magnitude
+127 or 128 steps, or its values minus the smallest are multiples of a 255th of its range (asymmetric uint8).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from inspector.model.common import Weight
 GRID_SLACK = 1e-3
 """How far from an integer number of steps a dequantized value may be (float32 dequantization rounds)."""
 U32 = 2.0**-24
+MIN_LEVELS = 64
+"""Distinct values from which a float32 weight on an int8 grid is taken as int8 though its file does not say so."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +72,8 @@ def storage(rows: np.ndarray, weight: Weight | None) -> Storage:
     if dtype == "float16":
         return Storage("float16", _half_ulp(rows, np.float16))
     if dtype != "float64":
-        grid = _grid(rows)
+        dequantized = weight is not None and "DequantizeLinear" in weight.source
+        grid = _grid(rows) if dequantized or np.unique(rows).size >= MIN_LEVELS else None
         if grid is not None:
             name, step = grid
             allowance = np.broadcast_to(step / 2, rows.shape) + U32 * np.abs(rows)

@@ -87,11 +87,12 @@ def _effective(layer: ConvLayer, values: ChannelValues, seen: tuple, fold: tuple
     bias = np.zeros(len(weight)) if values.bias is None else values.bias
     if layer.bias is None and values.bias is not None:
         y = y + bias.reshape(shape)  # tf2onnx's separate bias Add
-    if fold is not None:
-        y = y * fold[0].reshape(shape) + fold[1].reshape(shape)
-        weight = weight * fold[0][:, None]
     allow_w = storage(values.rows, values.weight).allowance
     allow_b = storage(bias.reshape(-1, 1), layer.bias).allowance.reshape(-1) if values.bias is not None else 0 * bias
+    if fold is not None:  # A's conv as B holds it: weights, bias and their rounding times the BN's factors
+        y = y * fold[0].reshape(shape) + fold[1].reshape(shape)
+        weight = weight * fold[0][:, None]
+        allow_w, allow_b = allow_w * np.abs(fold[0])[:, None], allow_b * np.abs(fold[0])
     output_type = np.asarray(seen[1]).dtype
     unit = float_format(output_type if output_type.kind == "f" else np.float32).unit_roundoff
     return Effective(x, y, np.abs(weight).reshape(layer.weight.shape), allow_w, allow_b, unit)
