@@ -218,9 +218,9 @@ def test_a_dropped_layer_is_listed_and_fails_with_junit(tmp_path):
     assert result.returncode == 1
     assert "✘ only in A: conv2 (Conv), no layer of the other model holds its values" in result.stdout
     suite = ET.parse(junit).getroot()
-    assert suite.get("tests") == "2" and suite.get("failures") == "1"
+    assert suite.get("tests") == "3" and suite.get("failures") == "2"
     failed = [case.get("name") for case in suite.iter("testcase") if case.find("failure") is not None]
-    assert failed == ["conv2"]
+    assert failed == ["conv2", "graph output y"]  # B's y is relu1's output: 8×10×10 values, A's 6×8×8
 
 
 def test_a_changed_bias_fails_its_output_too(tmp_path):

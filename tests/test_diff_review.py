@@ -175,3 +175,23 @@ def test_a_ternary_float32_weight_is_float32_not_int8(tmp_path):
     result = run(two_convs(tmp_path / "a.onnx", w1=ternary), two_convs(tmp_path / "b.onnx", w1=changed), "--no-outputs")
     assert result.returncode == 1, result.stdout
     assert "filter 2: A W[2], B W[2]: differs by up to 0.003" in result.stdout
+
+
+def test_an_op_after_the_last_conv_that_changed_fails_its_graph_output(tmp_path):
+    """conv2's output goes through a Relu (A) or a Sigmoid (B): no matched conv sees it, the graph output does;
+    the Sigmoid's output lies in (0, 1), the Relu's is conv2's positive part: NumPy gives the difference."""
+    plain = two_convs(tmp_path / "plain.onnx")
+    a = str(tmp_path / "a.onnx")
+    for path, op in ((a, "Relu"), (str(tmp_path / "b.onnx"), "Sigmoid")):
+        model = onnx.load(plain)
+        model.graph.node[-1].output[0] = "c2"
+        model.graph.node.append(helper.make_node(op, ["c2"], ["y"], name="last"))
+        onnx.save(model, path)
+    result = run(a, tmp_path / "b.onnx", "--format", "json")
+    assert result.returncode == 1, result.stdout
+    document = report_json(result.stdout)
+    assert all(layer["agrees"] for layer in document["layers"]) and document["first_unexplained"] == "graph output y"
+    (final,) = document["graph_outputs"]
+    assert not final["agrees"] and final["max_abs"] > 0.4  # Sigmoid(0) = 0.5 against Relu(0) = 0, at the least
+    same = report_json(run(a, a, "--format", "json").stdout)["graph_outputs"]
+    assert same == [{"a": "y", "b": "y", "agrees": True, "max_abs": 0.0, "tolerance": same[0]["tolerance"]}]

@@ -84,6 +84,10 @@ def diff_document(result: DiffResult) -> dict[str, Any]:
         "layers": [_layer(layer) for layer in result.layers],
         "only_a": [{"name": name, "op": op} for name, op in result.only_a],
         "only_b": [{"name": name, "op": op} for name, op in result.only_b],
+        "graph_outputs": [
+            {"a": f.a, "b": f.b, "agrees": f.agrees, "max_abs": _number(f.max_abs), "tolerance": f.tolerance}
+            for f in result.final
+        ],
     }
 
 

@@ -39,7 +39,13 @@ def diff_junit(result: DiffResult) -> str:
             failures += 1
             case = ET.SubElement(suite, "testcase", classname=suite_name, name=visible(name))
             _failure(case, f"{op} only in {side}: no layer of the other model holds its values", "")
-    tests = len(result.layers) + len(result.only_a) + len(result.only_b)
+    for final in result.final:
+        case = ET.SubElement(suite, "testcase", classname=suite_name, name=visible(f"graph output {final.a}"))
+        if not final.agrees:
+            failures += 1
+            told = f"differs by {final.max_abs:.3g}, past the {final.tolerance:.3g} the matched convs explain"
+            _failure(case, told, "")
+    tests = len(result.layers) + len(result.only_a) + len(result.only_b) + len(result.final)
     for element in (suite, root):
         element.set("tests", str(tests))
         element.set("failures", str(failures))

@@ -95,6 +95,11 @@ def diff_text(result: DiffResult) -> str:
             f"✘ {label}: {visible(name)} ({visible(op)}), no layer of the other model holds its values"
             for name, op in names
         ]
+    lines += [
+        f"{'✔' if f.agrees else '✘'} graph output {visible(f.a)} ↔ {visible(f.b)}: max diff {f.max_abs:.3g}, "
+        f"what the matched convs and rounding explain ≤ {f.tolerance:.3g}"
+        for f in result.final
+    ]
     if result.first_unexplained is not None:
         lines.append(f"first layer whose output differs past rounding: {visible(result.first_unexplained)}")
     differ = sum(not layer.agrees for layer in result.layers)
@@ -102,8 +107,10 @@ def diff_text(result: DiffResult) -> str:
     matched = plural(len(result.layers), "matched layer")
     skipped = sum(bool(layer.weights.skipped) for layer in result.layers)
     unread = f" ({skipped} not compared: their weights could not be read)" if skipped else ""
-    if differ or unmatched:
-        lines.append(f"✘ the models differ: {differ} of {matched}, {unmatched} unmatched{unread}")
+    finals = sum(not f.agrees for f in result.final)
+    finals_told = f", {plural(finals, 'graph output')} past what they explain" if finals else ""
+    if not result.agrees:
+        lines.append(f"✘ the models differ: {differ} of {matched}, {unmatched} unmatched{finals_told}{unread}")
     else:
         lines.append(f"✔ the models agree: {matched} within what rounding explains{unread}")
     return "\n".join(lines) + "\n"

@@ -23,8 +23,16 @@ from inspector.model.filter_diff import WeightDiff, compare_weights
 from inspector.model.matching import AFFINE, Pair, Side, match, side
 from inspector.model.storage import storage
 from inspector.plugin_manager import get_plugin_manager, load_model
+from inspector.validation.final_outputs import FinalOutput, compare_final
 from inspector.validation.options import DEFAULT_MAX_CAPTURE_MB
-from inspector.validation.output_diff import Effective, Feeding, OutputDiff, captured_or_run, compare_outputs
+from inspector.validation.output_diff import (
+    Effective,
+    Feeding,
+    OutputDiff,
+    captured_or_run,
+    compare_outputs,
+    model_feeds,
+)
 from inspector.validation.rounding import float_format
 
 DIFF_VERSION = 1
@@ -60,16 +68,21 @@ class DiffResult:
     only_b: tuple[tuple[str, str], ...]
     outputs: str
     """How outputs were compared, or why they were not."""
+    final: tuple[FinalOutput, ...] = ()
+    """The graph outputs compared (both models ONNX and run whole)."""
 
     @property
     def agrees(self) -> bool:
-        """Every layer matched and every pair agrees."""
-        return not self.only_a and not self.only_b and all(layer.agrees for layer in self.layers)
+        """Every layer matched, every pair agrees, and so does every graph output compared."""
+        matched = not self.only_a and not self.only_b and all(layer.agrees for layer in self.layers)
+        return matched and all(output.agrees for output in self.final)
 
     @property
     def first_unexplained(self) -> str | None:
-        """A's first layer whose output difference grows past what rounding explains."""
-        return next((d.a for d in self.layers if d.output is not None and not d.output.agrees), None)
+        """A's first layer whose output difference grows past what rounding explains, else a graph output's."""
+        layer = next((d.a for d in self.layers if d.output is not None and not d.output.agrees), None)
+        final = (f"graph output {f.a}" for f in self.final if not f.agrees)
+        return layer if layer is not None else next(final, None)
 
 
 def _folded_bn(pair: Pair, a: Side, b: Side, unmatched_a: set[str]) -> Layer | None:
@@ -98,7 +111,8 @@ def _effective(layer: ConvLayer, values: ChannelValues, seen: tuple, fold: tuple
     return Effective(x, y, np.abs(weight).reshape(layer.weight.shape), allow_w, allow_b, unit)
 
 
-def _outputs(manager, a: Side, b: Side, compared: list, feeding: Feeding) -> tuple[dict[str, OutputDiff], str]:
+def _outputs(manager, a: Side, b: Side, compared: list, feeding: Feeding) -> tuple[dict[str, OutputDiff], str, float]:
+    """Each usable conv pair's outputs compared, how they were run, and the sum of what the convs explain."""
     convs = [
         (pair, wa, wb, diff)
         for pair, wa, wb, diff in compared
@@ -109,10 +123,10 @@ def _outputs(manager, a: Side, b: Side, compared: list, feeding: Feeding) -> tup
     ]
     if not usable:
         integer = "B's convs compute in integers (QLinearConv, ConvInteger): compared by their weights only"
-        return {}, integer if convs else "no conv layer matched in both models"
+        return {}, integer if convs else "no conv layer matched in both models", 0.0
     seen_a, seen_b, how = captured_or_run(manager, a, b, [(p.a, p.b) for p, *_ in usable], feeding)
     if not seen_b:  # nothing ran: ``how`` says why, no layer needs to repeat it
-        return {}, how
+        return {}, how, 0.0
     found: dict[str, OutputDiff] = {}
     earlier = 0.0  # the differences the convs compared so far explain or made, in A's order
     for pair, wa, wb, diff in usable:
@@ -125,7 +139,17 @@ def _outputs(manager, a: Side, b: Side, compared: list, feeding: Feeding) -> tup
         steps = sum((values.input_scale or 0.0) / 2 for values in (wa, wb))  # a quantized input's rounding
         found[pair.a.name] = compare_outputs(pair.a, ea, eb, earlier + steps)
         earlier += max(found[pair.a.name].tolerance, found[pair.a.name].max_abs)
-    return found, how
+    return found, how, earlier
+
+
+def _final(a: Model, b: Model, compared: list, feeding: Feeding, explained: float) -> tuple[tuple, str]:
+    """The graph outputs compared (:mod:`inspector.validation.final_outputs`) where both models run whole."""
+    if a.format != "onnx" or b.format != "onnx":
+        return (), ""
+    if any(pair.a.kind == "dense" for pair, *_ in compared):
+        return (), "graph outputs not compared: a matched dense layer's rounding is not bounded"
+    fed, reason = model_feeds(a, b, feeding)
+    return compare_final(a, b, fed, explained) if fed is not None else ((), reason)
 
 
 def diff(
@@ -188,7 +212,9 @@ def _diff(model_a: Model, model_b: Model, *, feeding: Feeding, outputs: bool, ma
         if weights.fold is not None and weights.agrees and weights.fold.bn != pair.b.name:
             folded.add(weights.fold.bn)
         compared.append((pair, values_a, values_b, weights))
-    found, how = _outputs(manager, side_a, side_b, compared, feeding) if outputs else ({}, "not compared (outputs off)")
+    found, how, explained = _outputs(manager, side_a, side_b, compared, feeding) if outputs else ({}, "", 0.0)
+    final, note = _final(model_a, model_b, compared, feeding, explained) if found else ((), "")
+    how = "; ".join(filter(None, (how, note))) if outputs else "not compared (outputs off)"
     layers = tuple(
         LayerDiff(pair.a.name, pair.b.name, pair.a.kind, pair.by, weights, found.get(pair.a.name))
         for pair, _, _, weights in compared
@@ -202,4 +228,5 @@ def _diff(model_a: Model, model_b: Model, *, feeding: Feeding, outputs: bool, ma
         only_a=tuple((x.name, x.source_op) for x in matching.only_a if x.name not in folded),
         only_b=tuple((y.name, y.source_op) for y in matching.only_b),
         outputs=how,
+        final=final,
     )
