@@ -195,3 +195,18 @@ def test_an_op_after_the_last_conv_that_changed_fails_its_graph_output(tmp_path)
     assert not final["agrees"] and final["max_abs"] > 0.4  # Sigmoid(0) = 0.5 against Relu(0) = 0, at the least
     same = report_json(run(a, a, "--format", "json").stdout)["graph_outputs"]
     assert same == [{"a": "y", "b": "y", "agrees": True, "max_abs": 0.0, "tolerance": same[0]["tolerance"]}]
+
+
+def test_a_model_that_overflows_agrees_with_itself(tmp_path):
+    """Weights of 3e38: float32 sums overflow to ±inf on both sides alike (inf - inf is NaN, not a difference)."""
+    huge = np.full(W1.shape, 3e38, np.float32)
+    a = two_convs(tmp_path / "a.onnx", w1=huge)
+    result = run(a, a)
+    assert result.returncode == 0, result.stdout
+
+
+def test_an_input_shape_for_no_input_is_a_usage_error(tmp_path):
+    model = _one_conv(tmp_path / "a.onnx", ["N", 3, "H", "W"])
+    result = run(model, model, "--input-shape", "image:1x3x8x8")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("inspect diff: error: --input-shape names 'image', not an input of")

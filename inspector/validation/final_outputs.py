@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from inspector.model.common import Model
+from inspector.validation.output_diff import gap
 from inspector.validation.rounding import float_format
 from inspector.validation.runtime import RuntimeRefusal, create_session, run
 
@@ -32,7 +33,7 @@ class FinalOutput:
     @property
     def agrees(self) -> bool:
         """Within what the matched convs and the output's rounding explain."""
-        return self.max_abs <= self.tolerance
+        return self.max_abs == 0 or self.max_abs <= self.tolerance
 
 
 def _unit(array: np.ndarray) -> float:
@@ -62,7 +63,7 @@ def compare_final(a: Model, b: Model, feeds: tuple, explained: float) -> tuple[t
             compared.append(FinalOutput(name_a, name_b, float("inf"), 0.0))
             continue
         y_a, y_b = np.asarray(y_a), np.asarray(y_b)
-        difference = np.abs(y_b.astype(np.float64) - y_a.astype(np.float64)).max(initial=0.0)
+        difference = gap(y_a, y_b).max(initial=0.0)
         rounded = _unit(y_a) * np.abs(y_a).max(initial=0) + _unit(y_b) * np.abs(y_b).max(initial=0)
         compared.append(FinalOutput(name_a, name_b, float(difference), explained + 4 * float(rounded)))
     return tuple(compared), "graph outputs compared"

@@ -20,6 +20,7 @@ from inspector.errors import FilterError
 from inspector.model.channel_values import ChannelValues, channel_values, identity, scaled_like
 from inspector.model.common import ConvLayer, Layer, Model
 from inspector.model.filter_diff import WeightDiff, compare_weights
+from inspector.model.input_shapes import check_input_names
 from inspector.model.matching import AFFINE, Pair, Side, match, side
 from inspector.model.storage import storage
 from inspector.plugin_manager import get_plugin_manager, load_model
@@ -196,6 +197,7 @@ def _compare(pair: Pair, a: Side, b: Side, values_a, values_b, unmatched_a: set[
 
 
 def _diff(model_a: Model, model_b: Model, *, feeding: Feeding, outputs: bool, manager) -> DiffResult:
+    check_input_names(feeding.input_shapes, model_a.inputs, model_a.path)  # a misspelt name is a usage error
     side_a, side_b = side(model_a), side(model_b)
     matching = match(side_a, side_b)
     unmatched_a = {layer.name for layer in matching.only_a}

@@ -55,7 +55,8 @@ class OutputDiff:
     @property
     def agrees(self) -> bool:
         """Within what rounding explains, input and output (a skipped layer decides nothing)."""
-        return bool(self.skipped) or (self.used <= 1.0 and self.input_max_abs <= self.input_tolerance)
+        inputs = self.input_max_abs == 0 or self.input_max_abs <= self.input_tolerance
+        return bool(self.skipped) or (self.used <= 1.0 and inputs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +75,18 @@ def _conv_args(layer: ConvLayer) -> dict:
     return {"strides": layer.strides, "dilations": layer.dilations, "pads": layer.pads, "groups": layer.groups}
 
 
+def gap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``|b - a|`` in float64, 0 where the two are equal (equal infinities of an overflow, NaN on both sides)."""
+    a, b = a.astype(np.float64), b.reshape(a.shape).astype(np.float64)
+    return np.where((a == b) | (np.isnan(a) & np.isnan(b)), 0.0, np.abs(b - a))
+
+
 def bound(layer: ConvLayer, a: Effective, b: Effective) -> np.ndarray:
     """Per element, what rounding explains of ``b.y - a.y`` (module docstring), on A's geometry."""
     args = _conv_args(layer)
     x_a, x_b = a.x.astype(np.float64), b.x.reshape(a.x.shape).astype(np.float64)
     terms = int(np.prod(layer.filter_shape))
-    carried = conv_magnitude(np.abs(x_b - x_a), b.weight.reshape(a.weight.shape), **args)
+    carried = conv_magnitude(gap(x_a, x_b), b.weight.reshape(a.weight.shape), **args)
     stored = conv_magnitude(np.abs(x_a), (a.allow_w + b.allow_w).reshape(a.weight.shape), a.allow_b + b.allow_b, **args)
     magnitude = conv_magnitude(np.abs(x_a), a.weight, **args)
     summing = (gamma(terms, a.u) + gamma(terms, b.u)) * magnitude
@@ -101,12 +108,12 @@ def compare_outputs(layer: ConvLayer, a: Effective, b: Effective, earlier: float
     if a.y.size != b.y.size:
         return OutputDiff(skipped=f"outputs of {a.y.size} and {b.y.size} elements")
     allowed = bound(layer, a, b)
-    difference = np.abs(b.y.reshape(a.y.shape).astype(np.float64) - a.y.astype(np.float64))
-    ratio = difference / np.where(allowed > 0, allowed, np.finfo(np.float64).tiny)
+    difference = gap(a.y, b.y)
+    ratio = np.where(difference > 0, difference / np.where(allowed > 0, allowed, np.finfo(np.float64).tiny), 0.0)
     worst = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
     return OutputDiff(
         max_abs=float(difference.max(initial=0.0)),
-        input_max_abs=float(np.abs(b.x.reshape(a.x.shape) - a.x).max(initial=0.0)),
+        input_max_abs=float(gap(a.x, b.x).max(initial=0.0)),
         tolerance=float(allowed.max(initial=0.0)),
         used=float(ratio[worst]) if ratio.size else 0.0,
         channel=int(worst[1]) if ratio.ndim > 1 else None,
