@@ -78,7 +78,8 @@ def _conv_args(layer: ConvLayer) -> dict:
 def gap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``|b - a|`` in float64, 0 where the two are equal (equal infinities of an overflow, NaN on both sides)."""
     a, b = a.astype(np.float64), b.reshape(a.shape).astype(np.float64)
-    return np.where((a == b) | (np.isnan(a) & np.isnan(b)), 0.0, np.abs(b - a))
+    with np.errstate(invalid="ignore"):  # inf - inf, masked just below
+        return np.where((a == b) | (np.isnan(a) & np.isnan(b)), 0.0, np.abs(b - a))
 
 
 def bound(layer: ConvLayer, a: Effective, b: Effective) -> np.ndarray:
