@@ -9,12 +9,13 @@ flag (``ValidationError``, exit 2).  Three things count against the limit, each 
 - one conv layer's input and output, together, as onnxruntime hands them back (a capture run fetches at most the
   limit of them, more runs when needed);
 - the engine's recomputation of one layer and its comparison (:func:`inspector.validation.rerun.rerun_bytes`:
-  the float64 result, the padded input, ``|x|``, the error scale and the engine's workspace).
+  the float64 result, the padded input, ``|x|``, the error scale and the engine's workspace), against
+  ``RECOMPUTATION_FACTOR`` (2) times the limit.
 
 Layers whose shapes the file declares are checked before onnxruntime runs the model, the others as soon as it has
 computed them (before the engine allocates anything); a layer run standalone before its random input is drawn.  A
 run holds at once the inputs, one capture run's tensors and those of two layers of earlier runs, and the
-recomputation of ``RERUN_THREADS`` (2) layers: at most 6 times the limit beyond onnxruntime's own memory
+recomputation of ``RERUN_THREADS`` (2) layers: at most 8 times the limit beyond onnxruntime's own memory
 (the model's weights and its intermediate tensors).  A weight NumPy could not hold (a shape ``[0, 3, 2**62,
 2**62]``) is refused the same way.
 """
@@ -33,6 +34,10 @@ from inspector.model.common import ConvLayer, Shape
 from inspector.validation.rerun import rerun_bytes
 
 FLAG = "--max-capture-mb"
+RECOMPUTATION_FACTOR = 2
+"""The engine's recomputation of a layer may take this many times the limit: its float64 result alone is twice the
+float32 output a capture holds (a real speech model's 128×901×161 conv needs 378 MiB to recompute, 71 MiB to
+capture)."""
 
 
 def dtype_of(name: str) -> np.dtype:
@@ -150,8 +155,8 @@ def check_layer(
         needed = rerun_bytes(layer, tuple(x_shape), np.dtype(x_dtype), tuple(w[0]), np.dtype(w[1]), tuple(y_shape))
     except ConvolutionError:
         return  # the engine refuses the layer before it allocates; the layer's result says why
-    if needed > limit:
+    if needed > limit * RECOMPUTATION_FACTOR:
         raise ValidationError(
-            f"{what}: recomputing it in NumPy ({shapes}) needs {size_text(needed)}, past the limit of "
-            f"{size_text(int(limit))} ({FLAG} raises it)"
+            f"{what}: recomputing it in NumPy ({shapes}) needs {size_text(needed)}, past {RECOMPUTATION_FACTOR} × the "
+            f"limit, {size_text(int(limit * RECOMPUTATION_FACTOR))} ({FLAG} raises it)"
         )
