@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 
+def first_line(error: BaseException) -> str:
+    """The first line of an exception's message, or its type's name when it has none (library messages run on)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 class InspectorError(Exception):
     """Base class of every error the tool raises on purpose."""
 

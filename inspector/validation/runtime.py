@@ -31,7 +31,7 @@ import onnx
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # before onnxruntime's import, which reads it (docstring)
 import onnxruntime as ort
 
-from inspector.errors import ValidationError
+from inspector.errors import ValidationError, first_line
 
 _STATUS_PREFIX = re.compile(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ")
 _NODE_FAILURE = re.compile(r"Non-zero status code returned while running (\w+) node\. Name:'([^']*)' Status Message: ")
@@ -61,7 +61,7 @@ class RuntimeRefusal(Exception):
 
 
 def _refusal(error: Exception) -> RuntimeRefusal:
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    text = first_line(error)
     unsupported = (
         type(error).__name__ == "NotImplemented"
         or "NOT_IMPLEMENTED" in text

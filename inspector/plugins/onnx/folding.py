@@ -17,7 +17,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from inspector.errors import LoadError
+from inspector.errors import LoadError, first_line
 from inspector.model.budget import check_allocation
 from inspector.plugins.onnx.onnx_errors import NOT_COMPUTED, NOT_INFERRED
 from inspector.plugins.onnx.type_shapes import shape_of
@@ -164,12 +164,6 @@ def _itemsize(value_type: onnx.TypeProto | None) -> int:
         return np.dtype(helper.tensor_dtype_to_np_dtype(value_type.tensor_type.elem_type)).itemsize
     except (KeyError, TypeError, ValueError):
         return 8
-
-
-def first_line(error: BaseException) -> str:
-    """The first line of an exception's message (onnx's run on for many lines)."""
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _run(

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import onnx
 
-from inspector.errors import LoadError
+from inspector.errors import LoadError, first_line
 from inspector.hookspecs import hookimpl
 from inspector.model.budget import DEFAULT_FOLD_MB, MAX_NESTING
 from inspector.model.common import ConvLayer, Layer, Model, TensorInfo
@@ -63,7 +63,7 @@ def read_onnx(
     try:
         proto = onnx.load_model(str(path), format="protobuf", load_external_data=False)
     except UNREADABLE as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        reason = first_line(error)
         if "MaxDepth" in reason or isinstance(error, RecursionError):
             reason = f"messages nested deeper than protobuf allows, control flow nested too deep? {reason}"
         raise LoadError(f"{path}: not a readable ONNX model ({reason})") from None
@@ -88,7 +88,7 @@ def read_onnx(
                 severity="warning",
                 check="shape_inference",
                 layer=None,
-                message=f"ONNX shape inference failed, shapes are partly unknown: {str(error).splitlines()[0]}",
+                message=f"ONNX shape inference failed, shapes are partly unknown: {first_line(error)}",
             )
         )
     del proto  # its memory holds a copy of the lifted weights; ``inferred`` and ``lifted`` hold all that is needed
