@@ -94,8 +94,8 @@ class GraphScope:
         self.model_dir = model_dir
         self.file_label = file_label
         self.opsets = opsets
+        # the standard domain's opset version the graph is written for
         self.version = next((o.version for o in opsets if o.domain in ("", "ai.onnx")), onnx.defs.onnx_opset_version())
-        """The standard domain's opset version the graph is written for."""
         self.parent = parent
         self._types: dict[str, onnx.TypeProto] = {}
         for value in [*graph.input, *graph.output, *graph.value_info]:

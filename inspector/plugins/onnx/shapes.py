@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import onnx
 
 from inspector.model.input_shapes import OPEN_BATCH, bind_dim_names, checked_shape
+from inspector.plugins.onnx.graph import named_subgraphs
 from inspector.plugins.onnx.type_shapes import shape_of
 
 LIFTED_BYTES = 64 * 1024
@@ -66,8 +67,7 @@ def propagated_values(model: onnx.ModelProto) -> tuple[int, str]:
         graph = pending.pop()
         read: list[str] = []  # the inputs of the propagating nodes, in order
         for node in graph.node:
-            pending.extend(attribute.g for attribute in node.attribute if attribute.HasField("g"))
-            pending.extend(body for attribute in node.attribute for body in attribute.graphs)
+            pending.extend(body for _, body in named_subgraphs(node))
             if node.op_type in PROPAGATING_OPS and node.domain in ("", "ai.onnx"):
                 read.extend(node.input)
         if not read:
