@@ -6,15 +6,11 @@ NaN and Inf, which JSON cannot hold, are written as ``null``.
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 from inspector.model.filter_diff import FilterDiff
+from inspector.report.json_report import finite_number
 from inspector.validation.model_diff import DIFF_VERSION, DiffResult, LayerDiff
-
-
-def _number(value: float) -> float | None:
-    return value if math.isfinite(value) else None
 
 
 def _filter(item: FilterDiff) -> dict[str, Any]:
@@ -23,11 +19,11 @@ def _filter(item: FilterDiff) -> dict[str, Any]:
         "where_a": item.where_a,
         "where_b": item.where_b,
         "verdict": item.verdict,
-        "max_abs": _number(item.max_abs),
+        "max_abs": finite_number(item.max_abs),
         "at": list(item.at),
-        "share_of_range": _number(item.share),
-        "scale": _number(item.scale),
-        "shift": _number(item.shift),
+        "share_of_range": finite_number(item.share),
+        "scale": finite_number(item.scale),
+        "shift": finite_number(item.shift),
         "other_channel": item.other,
         "bias_only": item.bias_only,
     }
@@ -60,11 +56,11 @@ def _layer(layer: LayerDiff) -> dict[str, Any]:
         if output is None
         else {
             "agrees": output.agrees,
-            "max_abs": _number(output.max_abs),
-            "input_max_abs": _number(output.input_max_abs),
-            "input_tolerance": _number(output.input_tolerance),
-            "tolerance": _number(output.tolerance),
-            "share_of_tolerance": _number(output.used),
+            "max_abs": finite_number(output.max_abs),
+            "input_max_abs": finite_number(output.input_max_abs),
+            "input_tolerance": finite_number(output.input_tolerance),
+            "tolerance": finite_number(output.tolerance),
+            "share_of_tolerance": finite_number(output.used),
             "worst_channel": output.channel,
             "skipped": output.skipped or None,
         },
@@ -85,7 +81,7 @@ def diff_document(result: DiffResult) -> dict[str, Any]:
         "only_a": [{"name": name, "op": op} for name, op in result.only_a],
         "only_b": [{"name": name, "op": op} for name, op in result.only_b],
         "graph_outputs": [
-            {"a": f.a, "b": f.b, "agrees": f.agrees, "max_abs": _number(f.max_abs), "tolerance": f.tolerance}
+            {"a": f.a, "b": f.b, "agrees": f.agrees, "max_abs": finite_number(f.max_abs), "tolerance": f.tolerance}
             for f in result.final
         ],
     }

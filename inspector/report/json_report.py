@@ -41,7 +41,7 @@ def schema() -> dict[str, Any]:
     return json.loads(schema_text())
 
 
-def _number(value: float) -> float | None:
+def finite_number(value: float) -> float | None:
     """A float for JSON: ``None`` for inf and NaN."""
     return value if math.isfinite(value) else None
 
@@ -129,13 +129,13 @@ def layer_validation_dict(layer: LayerValidation) -> dict[str, Any]:
         "providers": list(layer.providers),
         "placeholder_input": layer.placeholder,
         "input_shape": _optional(layer.input_shape),
-        "max_abs_error": None if c is None else _number(c.max_abs_error),
-        "max_rel_error": None if c is None else _number(c.max_rel_error),
-        "atol": None if c is None else _number(c.atol),
+        "max_abs_error": None if c is None else finite_number(c.max_abs_error),
+        "max_rel_error": None if c is None else finite_number(c.max_rel_error),
+        "atol": None if c is None else finite_number(c.atol),
         "rtol": None if c is None else c.rtol,
         "tolerance": None if c is None else c.rule,
         "bound": None if c is None or c.bound is None else bound_dict(c.bound),
-        "tolerance_used": None if c is None else _number(c.tolerance_used),
+        "tolerance_used": None if c is None else finite_number(c.tolerance_used),
         "worst_index": None if c is None else _optional(c.worst_index),
         "worst_channel": None if c is None else c.worst_channel,
         "failed_channels": None if c is None else list(c.failed_channels),
