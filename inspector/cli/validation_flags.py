@@ -42,8 +42,8 @@ def add_validation_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--max-capture-mb",
         metavar="MB",
-        help=f"memory limit of validation (default {DEFAULT_MAX_CAPTURE_MB:g}): the inputs, a layer's captured "
-        "tensors and its NumPy recomputation each stay within it; more capture runs when needed",
+        help=f"memory limit of validation (default {DEFAULT_MAX_CAPTURE_MB:g}): the inputs and a layer's captured "
+        "tensors each stay within it, its NumPy recomputation within twice it; more capture runs when needed",
     )
     for name in ("atol", "rtol"):
         group.add_argument(
